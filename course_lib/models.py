@@ -98,7 +98,7 @@ def mobilenet_v2(width_mult: float = 1.0, num_classes: int = 10, small_input: bo
 
 
 def teacher_student(in_channels: int = 1, num_classes: int = 10) -> tuple[ConvNet, ConvNet]:
-    """A teacher (about 1.1 M parameters) and a student 30x smaller, for distillation weeks."""
+    """A teacher (1.15 M parameters) and a student about 60x smaller (18.5 k), for distillation weeks."""
     teacher = ConvNet(in_channels, num_classes, (64, 128, 256))
     student = ConvNet(in_channels, num_classes, (8, 16, 32))
     return teacher, student
