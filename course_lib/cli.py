@@ -10,8 +10,12 @@ import importlib
 import sys
 
 COMMAND_MODULES = [
+    "course_lib.grading",
     "course_lib.info",
     "course_lib.zoo",
+    "course_lib.compression.cli",
+    "course_lib.bench.cli",
+    "course_lib.search.cli",
 ]
 
 
