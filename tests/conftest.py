@@ -12,6 +12,10 @@ os.environ["COURSE_LIB_DOWNLOAD"] = "0"
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+# course_lib loads torch._dynamo before TensorFlow whenever TensorFlow is imported (a segfault
+# otherwise, see course_lib/__init__.py); importing it here covers tests that import tensorflow first.
+import course_lib  # noqa: E402,F401
+
 
 class NetworkBlocked(OSError):
     pass

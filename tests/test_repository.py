@@ -4,6 +4,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -69,3 +70,12 @@ def test_make_lab_serves_jupyterlab_on_the_given_port():
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def test_tensorflow_then_torch_optimizer_does_not_crash():
+    # regression: TensorFlow loaded before torch._dynamo made the first optimizer step segfault
+    code = ("import course_lib, tensorflow, torch\n"
+            "m = torch.nn.Linear(3, 2); o = torch.optim.Adam(m.parameters())\n"
+            "m(torch.zeros(1, 3)).sum().backward(); o.step(); print('ok')")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "ok" in r.stdout, r.stderr[-1000:]
