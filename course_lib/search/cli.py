@@ -1,0 +1,83 @@
+"""``course-lib compress``: weight-sharing search on a zoo model, with resume.
+
+    course-lib compress --model lenet5-tanh --algo ga --budget 400 --codebook float16 \\
+        --target dynamic --seed 0 --out runs/NAME
+    course-lib compress --resume runs/NAME
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..cli import CLIError
+from .compress import ALGOS, TARGET_KINDS, compress
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "compress", help="search per-layer weight-sharing cluster counts (GA, PSO, black hole, random)",
+        description="Search per-layer cluster counts of a zoo model on the validation split; report the best "
+                    "vector (highest true CR within --max-loss points of validation accuracy) on the test split.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--model", default="lenet5-tanh", help="zoo model name (course-lib zoo list)")
+    p.add_argument("--algo", default="ga", choices=ALGOS, help="search algorithm")
+    p.add_argument("--budget", type=int, default=400, help="fitness evaluations")
+    p.add_argument("--codebook", default="float16",
+                   help="codebook format: float32, float16, bfloat16, float8_e4m3, float8_e5m2")
+    p.add_argument("--target", default="dynamic", choices=TARGET_KINDS,
+                   help="fitness: distance to a static/dynamic/extreme target, or pareto ranking")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="run folder (default runs/MODEL-ALGO-TARGET-CODEBOOK-sSEED)")
+    p.add_argument("--resume", metavar="RUN", help="continue the run in this folder with its saved settings")
+    p.add_argument("--max-loss", type=float, default=1.0, help="accuracy loss allowed for 'best', in points")
+    p.add_argument("--reduce-loss", type=float, default=1.0,
+                   help="space reduction keeps k whose single-layer loss is at most this many points")
+    p.add_argument("--absolute", action="store_true",
+                   help="the thesis's absolute accuracy settings (target 99 %%, thresholds 97 %%)")
+    p.add_argument("--cr", dest="cr_key", default="cr_true", choices=["cr_true", "cr_thesis_mean"],
+                   help="CR the fitness uses ('best' always uses true CR)")
+    p.add_argument("--k-max", type=int, default=50, help="largest cluster count per layer (the thesis: 50)")
+    p.add_argument("--workers", type=int, default=0, help="evaluate each batch in this many processes")
+    p.add_argument("--cache-dir", help="where clusterings and the reduced space are cached (default: beside --out)")
+    p.add_argument("--finetune", action="store_true",
+                   help="after the search, tune the clustering space of the best vector (spec section 7; "
+                        "about 250 more evaluations)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_main)
+
+
+def _main(args) -> int:
+    if args.resume:
+        out, resume = Path(args.resume), True
+    else:
+        if args.budget < 1:
+            raise ValueError(f"--budget must be >= 1 evaluation, got {args.budget}")
+        out = Path(args.out or f"runs/{args.model}-{args.algo}-{args.target}-{args.codebook}-s{args.seed}")
+        resume = False
+    try:
+        r = _compress(args, out, resume)
+    except FileExistsError as e:  # the folder holds a run: a user mistake, not a crash
+        raise CLIError(str(e)) from None
+    print(f"run: {out}  ({r['evaluations']} evaluations, {r['unique_evaluations']} distinct, {r['seconds']:.1f} s)")
+    if r["ks"] is None:
+        print(f"no vector within {r['max_loss']} point(s) of the validation baseline "
+              f"{100 * r['baseline_val_accuracy']:.2f} %; try a larger --budget or --max-loss")
+        return 1
+    print(f"best ks: {r['ks']}")
+    print(f"true CR: {r['cr_true']:.2f}  (thesis mean-of-layers CR: {r['cr_thesis_mean']:.2f})")
+    print(f"validation accuracy: {100 * r['val_accuracy']:.2f} %  (loss {100 * r['val_accuracy_loss']:.2f} points)")
+    print(f"test accuracy: {100 * r['test_accuracy']:.2f} %  (baseline {100 * r['baseline_test_accuracy']:.2f} %, "
+          f"loss {100 * r['test_accuracy_loss']:.2f} points)")
+    if "finetune" in r:
+        ft = r["finetune"]
+        print(f"fine-tuned clustering: validation {100 * ft['val_accuracy']:.2f} %, test {100 * ft['test_accuracy']:.2f} % "
+              f"(loss {100 * ft['test_accuracy_loss']:.2f} points) at true CR {ft['cr_true']:.2f}")
+    print(f"result: {out / 'result.json'}")
+    return 0
+
+
+def _compress(args, out: Path, resume: bool) -> dict:
+    return compress(args.model, args.algo, args.budget, args.codebook, args.target, args.seed, out, resume=resume,
+                    max_loss=args.max_loss, reduce_loss=args.reduce_loss, absolute=args.absolute, cr_key=args.cr_key,
+                    k_max=args.k_max, workers=args.workers, cache_dir=args.cache_dir, progress=not args.no_progress,
+                    finetune=args.finetune)
