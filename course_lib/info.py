@@ -46,9 +46,16 @@ def gpu() -> dict:
     return info
 
 
+def backends() -> list[dict]:
+    """Every benchmark backend with available/reason/install hint (see course_lib.bench)."""
+    from .bench import available_backends
+
+    return available_backends()
+
+
 def collect() -> dict:
     return {"platform": platform.platform(), "machine": platform.machine(),
-            "versions": versions(), "gpu": gpu()}
+            "versions": versions(), "gpu": gpu(), "backends": backends()}
 
 
 def run(args) -> int:
@@ -63,6 +70,10 @@ def run(args) -> int:
     print("GPU:", ", ".join(g["devices"]) if g["cuda"] else "none (CPU only)")
     print("ONNX Runtime providers:", ", ".join(g["onnxruntime_providers"]) or "onnxruntime not installed")
     print("TensorRT:", "available" if g["tensorrt"] else "not installed")
+    print("benchmark backends:")
+    for b in data["backends"]:
+        state = "available" if b["available"] else f"unavailable: {b['reason']}"
+        print(f"  {b['label']:40s} {state}")
     return 0
 
 

@@ -61,6 +61,7 @@ def test_cli_info_json():
     data = json.loads(r.stdout)
     assert data["versions"]["torch"].startswith("2.14")
     assert "cuda" in data["gpu"]
+    assert any(b["backend"] == "onnxruntime" and b["available"] for b in data["backends"])
 
 
 def test_cli_unknown_zoo_model_exits_nonzero():

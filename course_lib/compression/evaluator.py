@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 import time
 import warnings
@@ -173,7 +174,8 @@ class CachedEvaluator:
             cb, idx = quantize(w, centroids, self.codebook)
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp.npz")
+                # a per-process name: parallel workers filling one cache must not share a temp file
+                tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp.npz")
                 np.savez(tmp, codebook=cb, indices=idx.astype(np.uint8 if len(cb) <= 256 else np.int64))
                 tmp.replace(path)
         shared = cb.astype(np.float32)[idx].reshape(w.shape)
