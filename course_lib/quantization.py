@@ -246,20 +246,12 @@ def _lloyd1d(values: np.ndarray, k: int, iters: int = 50):
 def export_onnx(model, path, input_shape: tuple[int, ...], opset: int = 17) -> Path:
     """Export a PyTorch model to ONNX with a dynamic batch dimension; returns the path.
 
-    ``input_shape`` is one sample's shape with batch, e.g. ``(1, 1, 28, 28)``.
+    ``input_shape`` is one sample's shape with batch, e.g. ``(1, 1, 28, 28)``. The exporter
+    itself is :func:`course_lib.bench.export.torch_to_onnx` (one implementation for the course).
     """
-    import torch
+    from .bench.export import torch_to_onnx
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model.eval()
-    with warnings.catch_warnings():
-        # The TorchScript exporter is deprecated but is exact and 20x faster for these small CNNs.
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model, (torch.zeros(input_shape),), str(path), dynamo=False,
-                          input_names=["input"], output_names=["output"], opset_version=opset,
-                          dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
-    return path
+    return torch_to_onnx(model, input_shape, path, opset)
 
 
 def _session(path):

@@ -54,10 +54,12 @@ def torch_to_onnx(model, input_shape, path=None, opset: int = 17) -> Path:
 
     shape = tuple(int(d) for d in input_shape)
     if path is None:
+        # the cache key is the weights' hash, so a cached file is this very model
         path = cache_dir() / f"{state_hash(model, shape)}.onnx"
+        if path.exists():
+            return path
     path = Path(path)
-    if path.exists():
-        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
     was_training = model.training
     model.eval()
     dtype = next(model.parameters()).dtype
