@@ -10,6 +10,7 @@ The core works on numpy arrays; PyTorch and Keras models go through thin adapter
     ev = C.CachedEvaluator(model, x_val, y_val); ev([3, 5, 3, 2, 2])
 """
 from .codebook import CODEBOOKS, codebook_bits, quantize
+from .codebook_training import train_codebooks
 from .evaluator import CachedEvaluator
 from .fileformat import load_compressed, read_header, save_compressed
 from .finetune import cluster_lifted, finetune, lift
@@ -19,6 +20,7 @@ from .rate import compression_rate, index_bits
 from .share import LayerCode, Shared, share_model, share_values, share_whole, whole_model_sweep
 
 __all__ = [
+    "train_codebooks",
     "CODEBOOKS", "load_compressed", "read_header", "save_compressed", "codebook_bits", "quantize", "CachedEvaluator", "METHODS", "KMeans1DPath",
     "cluster1d", "kmeans1d", "kmeans1d_all", "sse", "WeightLayer", "adapter", "weight_layers",
     "compression_rate", "index_bits", "LayerCode", "Shared", "share_model", "share_values",

@@ -42,6 +42,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--finetune", action="store_true",
                    help="after the search, tune the clustering space of the best vector (spec section 7; "
                         "about 250 more evaluations)")
+    p.add_argument("--train-codebooks", type=int, default=0, metavar="EPOCHS",
+                   help="after the search, train the best vector's codebook values for this many epochs on the "
+                        "training split (Deep Compression's trained quantization; same indices, same CR)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_main)
 
@@ -72,6 +75,11 @@ def _main(args) -> int:
         ft = r["finetune"]
         print(f"fine-tuned clustering: validation {100 * ft['val_accuracy']:.2f} %, test {100 * ft['test_accuracy']:.2f} % "
               f"(loss {100 * ft['test_accuracy_loss']:.2f} points) at true CR {ft['cr_true']:.2f}")
+    if "codebook_training" in r:
+        tc = r["codebook_training"]
+        print(f"trained codebooks ({tc['epochs']} epochs): validation {100 * tc['val_accuracy']:.2f} %, "
+              f"test {100 * tc['test_accuracy']:.2f} % (loss {100 * tc['test_accuracy_loss']:.2f} points) "
+              f"at true CR {tc['cr_true']:.2f}")
     print(f"result: {out / 'result.json'}")
     return 0
 
@@ -80,4 +88,4 @@ def _compress(args, out: Path, resume: bool) -> dict:
     return compress(args.model, args.algo, args.budget, args.codebook, args.target, args.seed, out, resume=resume,
                     max_loss=args.max_loss, reduce_loss=args.reduce_loss, absolute=args.absolute, cr_key=args.cr_key,
                     k_max=args.k_max, workers=args.workers, cache_dir=args.cache_dir, progress=not args.no_progress,
-                    finetune=args.finetune)
+                    finetune=args.finetune, train_codebooks=args.train_codebooks)

@@ -1,0 +1,45 @@
+import numpy as np
+import pytest
+
+from course_lib import datasets, zoo
+from course_lib.compression import load_compressed, save_compressed, share_model, train_codebooks
+from course_lib.compression.codebook import round_to
+from course_lib.training import accuracy
+
+
+@pytest.fixture(scope="module")
+def data():
+    x, y = datasets.load("mnist", "train")
+    xv, yv = datasets.load("mnist", "val")
+    return x[:600], y[:600], xv, yv
+
+
+def test_trained_codebooks_keep_indices_and_cr_and_never_lose_validation_accuracy(data, tmp_path):
+    x, y, xv, yv = data
+    shared = share_model(zoo.load("lenet5-tanh"), [3, 5, 3, 2, 2], codebook="float16")
+    trained = train_codebooks(shared, x, y, xv, yv, epochs=2, progress=False)
+    assert trained.ks_stored == shared.ks_stored and trained.cr("true") == shared.cr("true")
+    before, after = accuracy(shared.model, xv, yv), accuracy(trained.model, xv, yv)
+    assert after >= before
+    assert after > before + 0.01  # [3, 5, 3, 2, 2] loses ~7 points; trained values win much of it back
+    for old, new in zip(shared.codes, trained.codes):
+        # same partition of the weights (indices may be renumbered when values change order)
+        pairs = set(zip(old.indices.tolist(), new.indices.tolist()))
+        assert len(pairs) == old.k
+        np.testing.assert_array_equal(new.codebook, round_to(new.codebook, "float16"))
+        assert np.all(np.diff(new.codebook) >= 0)
+    w = trained.model.conv3.weight.detach().numpy()
+    assert len(np.unique(w)) <= 3
+    # the trained model still writes and reads back as a real compressed file
+    save_compressed(trained.model, [3, 5, 3, 2, 2], tmp_path / "t.ews", codebook="float16", model_id="lenet5-tanh")
+    loaded = load_compressed(tmp_path / "t.ews")
+    np.testing.assert_array_equal(loaded.model(__import__("torch").from_numpy(xv[:50])).argmax(1).numpy(),
+                                  trained.model(__import__("torch").from_numpy(xv[:50])).argmax(1).numpy())
+    assert shared.model.conv3.weight.requires_grad is True  # the input model is untouched
+
+
+def test_train_codebooks_bad_input(data):
+    x, y, xv, yv = data
+    shared = share_model(zoo.load("lenet5-relu"), [4, 4, 4, 4, 4])
+    with pytest.raises(ValueError, match="epochs must be >= 1"):
+        train_codebooks(shared, x, y, xv, yv, epochs=0)
