@@ -16,13 +16,13 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-@torch.no_grad()
-def predict(model: nn.Module, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-    """Class predictions, int64 ``(N,)``, in eval mode."""
+@torch.inference_mode()
+def predict(model: nn.Module, x, batch_size: int = 1000) -> np.ndarray:
+    """Class predictions, int64 ``(N,)``, in eval mode; ``x`` a numpy array or a tensor."""
     was_training = model.training
     model.eval()
-    out = [model(torch.from_numpy(x[i:i + batch_size])).argmax(1).numpy()
-           for i in range(0, len(x), batch_size)]
+    xt = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.asarray(x, np.float32))
+    out = [model(xt[i:i + batch_size]).argmax(1).numpy() for i in range(0, len(xt), batch_size)]
     model.train(was_training)
     return np.concatenate(out) if out else np.empty(0, np.int64)
 

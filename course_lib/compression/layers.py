@@ -72,15 +72,9 @@ class TorchAdapter:
         return self._modules[i][1].weight
 
     def predict(self, x, batch_size: int = 1000) -> np.ndarray:
-        import torch
+        from ..training import predict
 
-        was_training = self.model.training
-        self.model.eval()
-        with torch.inference_mode():
-            xt = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.asarray(x, np.float32))
-            out = [self.model(xt[i:i + batch_size]).argmax(1) for i in range(0, len(xt), batch_size)]
-        self.model.train(was_training)
-        return torch.cat(out).numpy() if out else np.empty(0, np.int64)
+        return predict(self.model, x, batch_size)
 
     def rest(self) -> dict[str, np.ndarray]:
         return {k: v.detach().cpu().numpy().copy() for k, v in self.model.state_dict().items()
