@@ -30,5 +30,14 @@ def test_week05_lecture_runs_and_per_layer_beats_whole_model():
     assert float(ga.group(2)) > float(whole.group(1)) + 3, "per-layer sharing should clearly beat one k for the whole model"
     assert re.search(r"generation +\d+: evaluations +\d+, best fitness", text), "the live GA log is missing"
 
+    # section 5b: retraining at the same CR wins back validation accuracy; moving weights most
+    rows = {m.group(1): (float(m.group(2)), float(m.group(3)))
+            for m in re.finditer(r"^(clustering only \(thesis\)|trained codebooks|clustering-preserving) +([\d.]+) +(-?[\d.]+)",
+                                 text, re.M)}
+    assert len(rows) == 3, "the retraining table of section 5b is missing"
+    assert len({cr for cr, _ in rows.values()}) == 1  # same CR for all three
+    assert rows["clustering-preserving"][1] < rows["clustering only (thesis)"][1]
+    assert rows["trained codebooks"][1] <= rows["clustering only (thesis)"][1]
+
     assert "20.55" in text and "17.15" in text  # the thesis's mean CR and the true ratio of the same vector
     assert "interactive(children=(IntSlider" in text  # the widget drew with its defaults

@@ -3,8 +3,11 @@ import json
 
 import pytest
 
+from course_lib import datasets
 from course_lib.cli import main
-from course_lib.search.compress import best_within_loss, make_fitness
+from course_lib.compression import load_compressed
+from course_lib.training import accuracy
+from course_lib.search.compress import best_within_loss, make_fitness, retrain_candidates
 
 
 def test_best_within_loss_picks_highest_cr_inside_the_allowed_loss():
@@ -13,6 +16,16 @@ def test_best_within_loss_picks_highest_cr_inside_the_allowed_loss():
     assert best_within_loss(recs, 0.97, 1.0)["evaluation"] == 4     # 14 beats 10; tie -> more accurate
     assert best_within_loss(recs, 0.97, 2.0)["evaluation"] == 2
     assert best_within_loss(recs, 0.99, 0.5) is None
+
+
+def test_retrain_candidates_are_the_bests_at_looser_limits_highest_cr_first():
+    recs = [{"evaluation": 1, "accuracy": 0.97, "cr_true": 10.0, "genes": [1]},
+            {"evaluation": 2, "accuracy": 0.962, "cr_true": 14.0, "genes": [2]},
+            {"evaluation": 3, "accuracy": 0.955, "cr_true": 20.0, "genes": [3]},
+            {"evaluation": 4, "accuracy": 0.90, "cr_true": 40.0, "genes": [4]}]
+    assert [r["evaluation"] for r in retrain_candidates(recs, 0.97, 1.0, 0.0)] == [2]
+    assert [r["evaluation"] for r in retrain_candidates(recs, 0.97, 1.0, 1.0)] == [3, 2]  # +0.5 adds nothing new
+    assert [r["evaluation"] for r in retrain_candidates(recs, 0.97, 0.1, 0.1)] == [1]      # duplicates merge
 
 
 def test_fitness_settings():
@@ -28,7 +41,8 @@ def test_fitness_settings():
 def test_compress_cli_runs_reports_and_resumes(tmp_path, capsys):
     out = tmp_path / "runs" / "ga"
     args = ["compress", "--model", "lenet5-tanh", "--algo", "ga", "--budget", "30", "--k-max", "8",
-            "--codebook", "float16", "--target", "dynamic", "--seed", "0", "--out", str(out), "--no-progress"]
+            "--codebook", "float16", "--target", "dynamic", "--seed", "0", "--out", str(out), "--no-progress",
+            "--retrain", "2"]
     assert main(args) == 0
     printed = capsys.readouterr().out
     result = json.loads((out / "result.json").read_text())
@@ -41,6 +55,19 @@ def test_compress_cli_runs_reports_and_resumes(tmp_path, capsys):
     assert result["cr_true"] > 4                 # <= 8 clusters is <= 3 bits per weight: CR >= ~10
     assert str(result["ks"]) in printed and "test accuracy" in printed
     assert len((out / "history.jsonl").read_text().splitlines()) == 30
+    # the delivered model: the highest-CR candidate within 1 point after retraining; the search's
+    # own best is the last candidate and always qualifies, so the CR never drops below the search's
+    search, tried = result["search"], result["retrain"]["tried"]
+    assert result["retrain"]["epochs"] == 2 and result["retrain"]["slack"] == 1.0
+    assert tried[-1]["ks"] == result["ks"] and [t["cr_true"] for t in tried] == sorted(t["cr_true"] for t in tried)[::-1]
+    assert all(result["baseline_val_accuracy"] - t["val_accuracy"] > 0.01 for t in tried[:-1])
+    assert result["val_accuracy_loss"] <= 0.01 + 1e-9 and result["cr_true"] >= search["cr_true"] - 1e-9
+    assert all(s <= k for s, k in zip(result["ks_stored"], result["ks"]))
+    assert "search alone" in printed and "retrained (2 epochs" in printed
+    # ... and is written as a real compressed file that reads back to the reported accuracy
+    loaded = load_compressed(out / "compressed.ews")
+    assert (out / "compressed.ews").stat().st_size == result["file_bytes"]
+    assert accuracy(loaded.model, *datasets.load("mnist", "test")) == pytest.approx(result["test_accuracy"])
     # a finished run resumed is the same run; --finetune adds the spec section 7 focus sweep
     assert main(["compress", "--resume", str(out), "--no-progress", "--finetune"]) == 0
     again = json.loads((out / "result.json").read_text())
@@ -51,6 +78,12 @@ def test_compress_cli_runs_reports_and_resumes(tmp_path, capsys):
     # the folder is taken: a new run there is refused with the fix in the message
     assert main(args) == 2
     assert "--resume" in capsys.readouterr().err
+    # --retrain 0 is the thesis's setting: the delivered model is the search's best as it is
+    plain = tmp_path / "runs" / "plain"
+    assert main(args[:-4] + [str(plain), "--no-progress", "--retrain", "0"]) == 0
+    r0 = json.loads((plain / "result.json").read_text())
+    assert {k: r0[k] for k in r0["search"]} == r0["search"] and r0["ks"] == result["search"]["ks"]
+    assert "search alone" not in capsys.readouterr().out
 
 
 def test_compress_cli_rejects_bad_input(tmp_path, capsys):

@@ -42,9 +42,15 @@ def add_parser(subparsers) -> None:
     p.add_argument("--finetune", action="store_true",
                    help="after the search, tune the clustering space of the best vector (spec section 7; "
                         "about 250 more evaluations)")
-    p.add_argument("--train-codebooks", type=int, default=0, metavar="EPOCHS",
-                   help="after the search, train the best vector's codebook values for this many epochs on the "
-                        "training split (Deep Compression's trained quantization; same indices, same CR)")
+    p.add_argument("--retrain", type=int, default=16, metavar="EPOCHS",
+                   help="after the search, fine-tune the best vectors' shared models this many epochs on the training "
+                        "split with their cluster counts fixed (same CR); 0 = search only, as the thesis")
+    p.add_argument("--retrain-slack", type=float, default=1.0, metavar="POINTS",
+                   help="also retrain the search's best vectors within --max-loss plus half and all of this many "
+                        "points, and deliver the highest CR within --max-loss after retraining")
+    p.add_argument("--keep-indices", action="store_true",
+                   help="retrain only the codebook values, every weight keeps its cluster (Deep Compression's "
+                        "trained quantization); default: weights may move to their nearest centroid (as TFMOT)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_main)
 
@@ -66,20 +72,28 @@ def _main(args) -> int:
         print(f"no vector within {r['max_loss']} point(s) of the validation baseline "
               f"{100 * r['baseline_val_accuracy']:.2f} %; try a larger --budget or --max-loss")
         return 1
-    print(f"best ks: {r['ks']}")
+    s, rt = r["search"], r["retrain"]
+    print(f"best ks of the search: {s['ks']}" if rt["epochs"] else f"best ks: {r['ks']}")
+    if rt["epochs"]:
+        print(f"search alone: true CR {s['cr_true']:.2f}, validation {100 * s['val_accuracy']:.2f} % "
+              f"(loss {100 * s['val_accuracy_loss']:.2f} points), test {100 * s['test_accuracy']:.2f} % "
+              f"(loss {100 * s['test_accuracy_loss']:.2f} points)")
+        how = "codebook values only" if rt["keep_indices"] else "clustering-preserving"
+        print(f"retrained ({rt['epochs']} epochs, {how}, {rt['seconds']:.1f} s), highest CR first:")
+        for t in rt["tried"]:
+            print(f"  {t['ks']}: true CR {t['cr_true']:.2f}, validation loss {100 * (r['baseline_val_accuracy'] - t['val_accuracy_before']):.2f}"
+                  f" -> {100 * (r['baseline_val_accuracy'] - t['val_accuracy']):.2f} points")
+        print(f"delivered: {r['ks']}")
     print(f"true CR: {r['cr_true']:.2f}  (thesis mean-of-layers CR: {r['cr_thesis_mean']:.2f})")
     print(f"validation accuracy: {100 * r['val_accuracy']:.2f} %  (loss {100 * r['val_accuracy_loss']:.2f} points)")
     print(f"test accuracy: {100 * r['test_accuracy']:.2f} %  (baseline {100 * r['baseline_test_accuracy']:.2f} %, "
           f"loss {100 * r['test_accuracy_loss']:.2f} points)")
+    if "file_bytes" in r:
+        print(f"compressed model: {out / 'compressed.ews'} ({r['file_bytes']:,} bytes)")
     if "finetune" in r:
         ft = r["finetune"]
         print(f"fine-tuned clustering: validation {100 * ft['val_accuracy']:.2f} %, test {100 * ft['test_accuracy']:.2f} % "
               f"(loss {100 * ft['test_accuracy_loss']:.2f} points) at true CR {ft['cr_true']:.2f}")
-    if "codebook_training" in r:
-        tc = r["codebook_training"]
-        print(f"trained codebooks ({tc['epochs']} epochs): validation {100 * tc['val_accuracy']:.2f} %, "
-              f"test {100 * tc['test_accuracy']:.2f} % (loss {100 * tc['test_accuracy_loss']:.2f} points) "
-              f"at true CR {tc['cr_true']:.2f}")
     print(f"result: {out / 'result.json'}")
     return 0
 
@@ -88,4 +102,5 @@ def _compress(args, out: Path, resume: bool) -> dict:
     return compress(args.model, args.algo, args.budget, args.codebook, args.target, args.seed, out, resume=resume,
                     max_loss=args.max_loss, reduce_loss=args.reduce_loss, absolute=args.absolute, cr_key=args.cr_key,
                     k_max=args.k_max, workers=args.workers, cache_dir=args.cache_dir, progress=not args.no_progress,
-                    finetune=args.finetune, train_codebooks=args.train_codebooks)
+                    finetune=args.finetune, retrain=args.retrain, keep_indices=args.keep_indices,
+                    retrain_slack=args.retrain_slack)
