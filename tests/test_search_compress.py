@@ -7,7 +7,7 @@ from course_lib import datasets
 from course_lib.cli import main
 from course_lib.compression import load_compressed
 from course_lib.training import accuracy
-from course_lib.search.compress import best_within_loss, make_fitness, retrain_candidates
+from course_lib.search.compress import best_within_loss, bit_steps, make_fitness, retrain_candidates
 
 
 def test_best_within_loss_picks_highest_cr_inside_the_allowed_loss():
@@ -28,6 +28,16 @@ def test_retrain_candidates_are_the_bests_at_looser_limits_highest_cr_first():
     assert [r["evaluation"] for r in retrain_candidates(recs, 0.97, 0.1, 0.1)] == [1]      # duplicates merge
 
 
+def test_bit_steps_drop_one_index_bit_where_it_saves_most():
+    sizes = [150, 2400, 48000, 10080, 840]
+    assert bit_steps([6, 9, 4, 8, 2], lambda i, k: True, sizes) == [
+        (48000, 2, 2), (10080, 3, 4), (2400, 1, 8), (840, 4, 1), (150, 0, 4)]
+    # the largest admissible k with a shorter index; a layer with none has no move
+    assert bit_steps([6, 9, 4, 8, 2], lambda i, k: k >= 3, sizes) == [(10080, 3, 4), (2400, 1, 8), (150, 0, 4)]
+    assert bit_steps([6, 17, 4, 8, 2], lambda i, k: i == 1 and k != 16, sizes) == [(2400, 1, 15)]
+    assert bit_steps([1, 1, 1, 1, 1], lambda i, k: True, sizes) == []
+
+
 def test_fitness_settings():
     f = make_fitness("dynamic", 0.973, 14.0)
     assert f.dynamic and f.target[0] == pytest.approx(0.9766) and f.thresholds[0] == pytest.approx(0.963)
@@ -42,7 +52,7 @@ def test_compress_cli_runs_reports_and_resumes(tmp_path, capsys):
     out = tmp_path / "runs" / "ga"
     args = ["compress", "--model", "lenet5-tanh", "--algo", "ga", "--budget", "30", "--k-max", "8",
             "--codebook", "float16", "--target", "dynamic", "--seed", "0", "--out", str(out), "--no-progress",
-            "--retrain", "2"]
+            "--retrain", "2", "--refine", "1"]
     assert main(args) == 0
     printed = capsys.readouterr().out
     result = json.loads((out / "result.json").read_text())
@@ -59,10 +69,16 @@ def test_compress_cli_runs_reports_and_resumes(tmp_path, capsys):
     # own best is the last candidate and always qualifies, so the CR never drops below the search's
     search, tried = result["search"], result["retrain"]["tried"]
     assert result["retrain"]["epochs"] == 2 and result["retrain"]["slack"] == 1.0
-    assert tried[-1]["ks"] == result["ks"] and [t["cr_true"] for t in tried] == sorted(t["cr_true"] for t in tried)[::-1]
+    assert [t["cr_true"] for t in tried] == sorted(t["cr_true"] for t in tried)[::-1]
     assert all(result["baseline_val_accuracy"] - t["val_accuracy"] > 0.01 for t in tried[:-1])
+    assert result["baseline_val_accuracy"] - tried[-1]["val_accuracy"] <= 0.01 + 1e-9
     assert result["val_accuracy_loss"] <= 0.01 + 1e-9 and result["cr_true"] >= search["cr_true"] - 1e-9
     assert all(s <= k for s, k in zip(result["ks_stored"], result["ks"]))
+    # one refinement step: one layer one index bit shorter, kept only within 1 point on validation
+    (step,) = result["retrain"]["refine"]
+    assert sum(a != b for a, b in zip(step["ks"], tried[-1]["ks"])) == 1
+    assert step["accepted"] == (result["baseline_val_accuracy"] - step["val_accuracy"] <= 0.01 + 1e-9)
+    assert result["ks"] == (step["ks"] if step["accepted"] else tried[-1]["ks"])
     assert "search alone" in printed and "retrained (2 epochs" in printed
     # ... and is written as a real compressed file that reads back to the reported accuracy
     loaded = load_compressed(out / "compressed.ews")
@@ -80,7 +96,7 @@ def test_compress_cli_runs_reports_and_resumes(tmp_path, capsys):
     assert "--resume" in capsys.readouterr().err
     # --retrain 0 is the thesis's setting: the delivered model is the search's best as it is
     plain = tmp_path / "runs" / "plain"
-    assert main(args[:-4] + [str(plain), "--no-progress", "--retrain", "0"]) == 0
+    assert main(args[:-6] + [str(plain), "--no-progress", "--retrain", "0"]) == 0
     r0 = json.loads((plain / "result.json").read_text())
     assert {k: r0[k] for k in r0["search"]} == r0["search"] and r0["ks"] == result["search"]["ks"]
     assert "search alone" not in capsys.readouterr().out
@@ -93,6 +109,12 @@ def test_compress_cli_rejects_bad_input(tmp_path, capsys):
     assert "--budget" in capsys.readouterr().err
     assert main(["compress", "--codebook", "float12", "--out", str(tmp_path / "y")]) == 2
     assert "unknown codebook 'float12'" in capsys.readouterr().err and not (tmp_path / "y").exists()
+    assert main(["compress", "--retrain", "-1", "--out", str(tmp_path / "r")]) == 2
+    assert "retrain is a number of epochs >= 0" in capsys.readouterr().err
+    assert main(["compress", "--refine", "-2", "--out", str(tmp_path / "f")]) == 2
+    assert "refine is a number of retrainings >= 0" in capsys.readouterr().err
+    assert main(["compress", "--retrain-slack", "-1", "--out", str(tmp_path / "s")]) == 2
+    assert "retrain_slack is points >= 0" in capsys.readouterr().err
     assert main(["compress", "--model", "lenet7", "--out", str(tmp_path / "z")]) == 2
     assert "unknown zoo model 'lenet7'" in capsys.readouterr().err
     with pytest.raises(SystemExit):

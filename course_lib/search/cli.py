@@ -48,6 +48,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--retrain-slack", type=float, default=1.0, metavar="POINTS",
                    help="also retrain the search's best vectors within --max-loss plus half and all of this many "
                         "points, and deliver the highest CR within --max-loss after retraining")
+    p.add_argument("--refine", type=int, default=4, metavar="N",
+                   help="then up to N more retrainings, each dropping one index bit from the layer where that saves "
+                        "the most, kept if still within --max-loss on validation (0 = off)")
     p.add_argument("--keep-indices", action="store_true",
                    help="retrain only the codebook values, every weight keeps its cluster (Deep Compression's "
                         "trained quantization); default: weights may move to their nearest centroid (as TFMOT)")
@@ -83,6 +86,10 @@ def _main(args) -> int:
         for t in rt["tried"]:
             print(f"  {t['ks']}: true CR {t['cr_true']:.2f}, validation loss {100 * (r['baseline_val_accuracy'] - t['val_accuracy_before']):.2f}"
                   f" -> {100 * (r['baseline_val_accuracy'] - t['val_accuracy']):.2f} points")
+        for t in rt.get("refine", []):
+            print(f"  refine {t['ks']}: true CR {t['cr_true']:.2f}, validation loss "
+                  f"{100 * (r['baseline_val_accuracy'] - t['val_accuracy']):.2f} points: "
+                  f"{'kept' if t['accepted'] else 'rejected'}")
         print(f"delivered: {r['ks']}")
     print(f"true CR: {r['cr_true']:.2f}  (thesis mean-of-layers CR: {r['cr_thesis_mean']:.2f})")
     print(f"validation accuracy: {100 * r['val_accuracy']:.2f} %  (loss {100 * r['val_accuracy_loss']:.2f} points)")
@@ -103,4 +110,4 @@ def _compress(args, out: Path, resume: bool) -> dict:
                     max_loss=args.max_loss, reduce_loss=args.reduce_loss, absolute=args.absolute, cr_key=args.cr_key,
                     k_max=args.k_max, workers=args.workers, cache_dir=args.cache_dir, progress=not args.no_progress,
                     finetune=args.finetune, retrain=args.retrain, keep_indices=args.keep_indices,
-                    retrain_slack=args.retrain_slack)
+                    retrain_slack=args.retrain_slack, refine=args.refine)
