@@ -205,24 +205,20 @@ def run_finetune(job, results_file: Path, ev) -> dict:
 def run_retrain(job, out: Path, results_file: Path, ev) -> dict:
     """``course-lib compress``'s steps 3 and 4 (retrain 16 epochs, slack 1, refine 4) on the history of one GA run."""
     from course_lib.search import read_history
-    from course_lib.search.compress import (baseline_test_accuracy, load_split, refine_retrained, retrain_and_select,
-                                            worth_retraining)
+    from course_lib.search.compress import baseline_test_accuracy, load_split, retrain_and_refine
     from course_lib.training import accuracy
 
     search = dict(job, experiment="algorithms" if job["model"] == "lenet5-tanh" else "relu", kind="search")
     done = [r for r in read_results(results_file) if job_id(r) == job_id(search) and r.get("ks")]
     if not done or not (out / "runs" / job_id(search) / "history.jsonl").exists():
         return {"skipped": f"no search run {job_id(search)} yet"}
-    (xv, yv), (xt, yt) = load_split("mnist", "val"), load_split("mnist", "test")
-    baseline = ev.baseline_accuracy
+    xt, yt = load_split("mnist", "test")
     t0 = time.perf_counter()
-    cand, shared, val_acc, tried = retrain_and_select(job["model"], read_history(out / "runs" / job_id(search)),
-                                                      baseline, 1.0, 1.0, job["codebook"], 16, progress=False)
-    step3 = {"ks": cand["genes"], "cr_true": shared.cr("true"), "val_accuracy": val_acc,
-             "test_accuracy": accuracy(shared.model, xt, yt)}
-    ks, shared, val_acc, steps = refine_retrained(job["model"], cand["genes"], shared, val_acc,
-                                                  worth_retraining(ev, 2.0), baseline, 1.0, job["codebook"], 16, 4,
-                                                  progress=False)
+    d = retrain_and_refine(job["model"], read_history(out / "runs" / job_id(search)), ev, codebook=job["codebook"],
+                           progress=False)  # compress's defaults: max loss 1, slack 1, 16 epochs, refine 4
+    ks, shared, val_acc, tried, steps = d["ks"], d["shared"], d["val_accuracy"], d["tried"], d["refine"]
+    step3 = {"ks": tried[-1]["ks"], "cr_true": tried[-1]["cr_true"], "val_accuracy": tried[-1]["val_accuracy"]}
+    baseline = ev.baseline_accuracy
     base_test = baseline_test_accuracy(job["model"], xt, yt)
     test_acc = accuracy(shared.model, xt, yt)
     return {"ks": ks, "cr_true": shared.cr("true"), "cr_thesis_mean": shared.cr("thesis-mean"),

@@ -62,11 +62,16 @@ def make_fitness(kind: str, baseline_accuracy: float, cr_target: float, *, absol
     return TargetFitness.relative(kind, baseline_accuracy, cr_target, cr_key=cr_key)
 
 
+def within_loss(baseline_accuracy: float, accuracy: float, max_loss: float) -> bool:
+    """Whether ``accuracy`` (a fraction) is at most ``max_loss`` points below ``baseline_accuracy``."""
+    return (baseline_accuracy - accuracy) * 100 <= max_loss + 1e-9
+
+
 def best_within_loss(records: list[dict], baseline_accuracy: float, max_loss: float = 1.0,
                      cr_key: str = "cr_true") -> dict | None:
     """The record with the highest ``cr_key`` whose accuracy loss is <= ``max_loss`` points
     (ties: the more accurate, then the earliest); None when no record qualifies."""
-    ok = [r for r in records if (baseline_accuracy - r["accuracy"]) * 100 <= max_loss + 1e-9]
+    ok = [r for r in records if within_loss(baseline_accuracy, r["accuracy"], max_loss)]
     return max(ok, key=lambda r: (r[cr_key], r["accuracy"], -r["evaluation"]), default=None)
 
 
@@ -143,7 +148,7 @@ def retrain_and_select(model_name: str, history: list[dict], baseline_accuracy: 
         val_acc = training.accuracy(shared.model, x_val, y_val)
         tried.append({"ks": cand["genes"], "cr_true": shared.cr("true"), "val_accuracy_before": cand["accuracy"],
                       "val_accuracy": val_acc})
-        if (baseline_accuracy - val_acc) * 100 <= max_loss + 1e-9:
+        if within_loss(baseline_accuracy, val_acc, max_loss):
             break  # the search's own best (the last candidate) always gets here: retraining never loses val
     return cand, shared, val_acc, tried
 
@@ -168,8 +173,7 @@ def worth_retraining(evaluator, max_single_loss: float):
     clusters loses at most ``max_single_loss`` points on the evaluator's split (compress uses the
     space reduction's limit plus the slack that retraining is trusted to win back)."""
     def admissible(layer: int, k: int) -> bool:
-        loss = evaluator.baseline_accuracy - evaluator.single_layer_accuracy(layer, k)
-        return loss * 100 <= max_single_loss + 1e-9
+        return within_loss(evaluator.baseline_accuracy, evaluator.single_layer_accuracy(layer, k), max_single_loss)
 
     return admissible
 
@@ -198,13 +202,34 @@ def refine_retrained(model_name: str, ks: list[int], shared, val_accuracy: float
         trial = [k if i == layer else v for i, v in enumerate(ks)]
         trained = retrain_best(model_name, trial, codebook, epochs, keep_indices, progress)
         acc = training.accuracy(trained.model, x_val, y_val)
-        ok = (baseline_accuracy - acc) * 100 <= max_loss + 1e-9
+        ok = within_loss(baseline_accuracy, acc, max_loss)
         steps.append({"ks": trial, "cr_true": trained.cr("true"), "val_accuracy": acc, "accepted": ok})
         if ok:
             ks, shared, val_accuracy = trial, trained, acc
         else:
             failed.add(layer)
     return ks, shared, val_accuracy, steps
+
+
+def retrain_and_refine(model_name: str, history: list[dict], evaluator, max_loss: float = 1.0, slack: float = 1.0,
+                       reduce_loss: float = 1.0, codebook: str = "float16", epochs: int = 16, refine: int = 4,
+                       keep_indices: bool = False, progress: bool = True) -> dict:
+    """Steps 3 and 4 of ``compress`` on a search ``history`` (``evaluator``: the search's
+    :class:`CachedEvaluator`, for the baseline and the single-layer losses).
+
+    Returns ``{"record", "ks", "shared", "val_accuracy", "tried", "refine"}``: the step-3
+    candidate's history record, the delivered ``ks``, its retrained :class:`Shared` and
+    validation accuracy, and the summaries of step 3's candidates and step 4's moves.
+    """
+    baseline = evaluator.baseline_accuracy
+    record, shared, val_acc, tried = retrain_and_select(model_name, history, baseline, max_loss, slack, codebook,
+                                                        epochs, keep_indices, progress)
+    ks, steps = record["genes"], []
+    if refine > 0:
+        ks, shared, val_acc, steps = refine_retrained(model_name, ks, shared, val_acc,
+                                                      worth_retraining(evaluator, reduce_loss + slack), baseline,
+                                                      max_loss, codebook, epochs, refine, keep_indices, progress)
+    return {"record": record, "ks": ks, "shared": shared, "val_accuracy": val_acc, "tried": tried, "refine": steps}
 
 
 def build_evaluator(model_name: str, codebook: str = "float16", *, cache_dir=None, k_max: int = 50,
@@ -340,21 +365,17 @@ def compress(model: str = "lenet5-tanh", algo: str = "ga", budget: int = 400, co
                                "slack": c.get("retrain_slack", 0.0), "refine_budget": c.get("refine", 0)})
         if c.get("retrain", 0) > 0:  # runs saved before retraining existed have no key: search only
             t1 = time.perf_counter()
-            cand, shared, val_acc, result["retrain"]["tried"] = retrain_and_select(
-                c["model"], res.history, baseline, c["max_loss"], c["retrain_slack"], c["codebook"], c["retrain"],
-                c["keep_indices"], progress)
-            ks = cand["genes"]
-            if c.get("refine", 0) > 0:
-                admissible = worth_retraining(evaluator, c["reduce_loss"] + c["retrain_slack"])
-                ks, shared, val_acc, result["retrain"]["refine"] = refine_retrained(
-                    c["model"], ks, shared, val_acc, admissible, baseline, c["max_loss"], c["codebook"], c["retrain"],
-                    c["refine"], c["keep_indices"], progress)
+            d = retrain_and_refine(c["model"], res.history, evaluator, c["max_loss"], c["retrain_slack"],
+                                   c["reduce_loss"], c["codebook"], c["retrain"], c.get("refine", 0), c["keep_indices"],
+                                   progress)
+            ks, shared, val_acc = d["ks"], d["shared"], d["val_accuracy"]
+            result["retrain"].update(tried=d["tried"], refine=d["refine"])
             test_acc = training.accuracy(shared.model, x_test, y_test)
             result.update(ks=ks, ks_stored=shared.ks_stored, cr_true=shared.cr("true"),
                           cr_thesis_mean=shared.cr("thesis-mean"), val_accuracy=val_acc,
                           val_accuracy_loss=baseline - val_acc, test_accuracy=test_acc,
                           test_accuracy_loss=base_test - test_acc,
-                          found_at_evaluation=cand["evaluation"] if ks == cand["genes"] else None)
+                          found_at_evaluation=d["record"]["evaluation"] if ks == d["record"]["genes"] else None)
             result["retrain"]["seconds"] = time.perf_counter() - t1
         else:
             from ..compression import share_model
