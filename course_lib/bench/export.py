@@ -37,7 +37,7 @@ def zoo_input_shape(name: str) -> tuple:
     """Input shape ``(1, C, H, W)`` of a zoo model, from the dataset it was trained on."""
     from course_lib import zoo
 
-    dataset = zoo.REGISTRY[name].recipe.dataset
+    dataset = zoo.dataset(name)
     shapes = {"mnist": (1, 1, 28, 28), "digits": (1, 1, 8, 8), "cifar10": (1, 3, 32, 32)}
     if dataset not in shapes:
         raise ValueError(f"no known input shape for zoo model {name!r} (dataset {dataset!r}); pass input_shape=")

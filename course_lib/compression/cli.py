@@ -33,7 +33,7 @@ def parse_ints(text: str, what: str) -> list[int]:
 def _data(model_name: str):
     from .. import datasets, zoo
 
-    dataset = zoo._entry(model_name).recipe.dataset
+    dataset = zoo.dataset(model_name)
     return {s: datasets.load(dataset, s) for s in ("val", "test")}
 
 
