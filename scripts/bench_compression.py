@@ -1,4 +1,4 @@
-"""Benchmark and results of the weight-sharing engine (issue 3), side by side in one run.
+"""Benchmark and results of the weight-sharing engine side by side in one run.
 
     .venv/bin/python scripts/bench_compression.py            # everything (a few minutes on 2 cores)
     .venv/bin/python scripts/bench_compression.py --quick    # fewer repeats and evaluations
@@ -8,8 +8,8 @@ Prints markdown tables:
    K-Means (median time over repeats, SSE), and the DP's one pass for every k <= 50.
 2. One search evaluation: the cached evaluator vs. the thesis-style pipeline (cluster afresh with
    scikit-learn K-Means for every evaluation, then inference), on the 1,000-image val split.
-3. The whole-model sweep (spec section 8) of lenet5-tanh and lenet5-relu.
-4. The thesis vectors of spec section 9 with both CR definitions (and focus fine-tuning).
+3. The whole-model sweep (docs/method.md, section 2) of lenet5-tanh and lenet5-relu.
+4. The thesis's vectors with both CR definitions (and the focus sweep).
 Speed depends on the machine's load: the script prints the load average with the timings.
 """
 from __future__ import annotations
@@ -126,7 +126,7 @@ def bench_evaluator(model, n_evals: int, n_thesis: int) -> None:
 
 def bench_reduce_space(model) -> None:
     x, y = datasets.load("mnist", "val")
-    print("\n## 2b. Search-space reduction (spec section 4), LeNet-5 (tanh), k = 1..50, float32 codebook\n")
+    print("\n## 2b. Search-space reduction, LeNet-5 (tanh), k = 1..50, float32 codebook\n")
     print("| threshold | seconds (5 layers x 50 k) | allowed k per layer |")
     print("|---|---|---|")
     ev = CachedEvaluator(model, x, y, k_max=50, threads=None)
@@ -153,7 +153,7 @@ def compact(ks) -> str:
 
 
 def bench_whole_model(names, k_max: int) -> None:
-    print(f"\n## 3. Whole-model weight sharing (spec section 8), k = 1..{k_max}, float32 codebook\n")
+    print(f"\n## 3. Whole-model weight sharing, k = 1..{k_max}, float32 codebook\n")
     for name in names:
         model = zoo.load(name)
         splits = {s: datasets.load("mnist", s) for s in ("val", "test")}
@@ -175,7 +175,7 @@ def bench_whole_model(names, k_max: int) -> None:
 
 
 def bench_thesis_vectors(focuses) -> None:
-    print("\n## 4. The thesis vectors (spec section 9) on our models, both CR definitions\n")
+    print("\n## 4. The thesis vectors on our models, both CR definitions\n")
     print("| model | ks | codebook | CR true | CR thesis-mean | val acc % (AL) | test acc % (AL) | after focus fine-tuning: val / test % (focus per layer) |")
     print("|---|---|---|---|---|---|---|---|")
     for name, ks in THESIS_VECTORS.items():

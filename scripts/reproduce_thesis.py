@@ -9,7 +9,7 @@ script can be stopped and continued); the report (median and IQR over seeds, tru
 thesis's mean-of-layers CR, test-split loss, next to the thesis's figures) goes to
 ``docs/reproduction.md``. Fitness is measured on the validation split; the test split is used
 only to report each run's best vector ("best" = highest true CR within 1 point of validation
-accuracy loss). Experiments (spec sections 5-9):
+accuracy loss). Experiments (the method: docs/method.md):
 
   algorithms  random / GA / PSO / black-hole PSO, dynamic target, float16 codebook, LeNet-5 tanh
   baselines   Optuna TPE and pymoo GA (static target fitness), Optuna NSGA-II (accuracy, true CR)
@@ -17,7 +17,7 @@ accuracy loss). Experiments (spec sections 5-9):
   targets     GA / PSO / BH with static and extreme-dynamic targets (tanh, float16)
   codebooks   GA, dynamic target, float32 and float8_e4m3 codebooks (tanh)
   relu        GA, dynamic target, float16, LeNet-5 ReLU
-  finetune    spec section 7 focus sweep on the best vector of each algorithms/relu group
+  finetune    focus sweep on the best vector of each algorithms/relu group
   retrain     beyond the thesis: steps 3 and 4 of `course-lib compress` (retrain 16 epochs, slack
               1 point, refine 4) on every GA run of the algorithms and relu groups
 """
@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ["algorithms", "baselines", "whole", "relu", "codebooks", "targets", "finetune", "retrain"]
 BUDGET = 400
 
-# --- the thesis's own figures (spec section 9, thesis tables 5.3, 5.5, 5.7, 5.8, 5.9) ----------
+# --- the thesis's own figures (thesis tables 5.3, 5.5, 5.7, 5.8, 5.9) ----------
 THESIS = {
     "whole": "tanh and ReLU: CR 10.66 at AL 0.26-0.82 % (float32/16), float8: tanh 10.67 (0.46), ReLU 6.40 (0.88)",
     ("algorithms", "random"): "tanh 15.45 (AL 0.92), ReLU 10.79 (0.94) - static target, float32",
@@ -193,7 +193,7 @@ def zoo_predict(model, x):
 
 
 def run_finetune(job, results_file: Path, ev) -> dict:
-    """Focus sweep (spec section 7) on the best vector found by the GA runs of this model."""
+    """Focus sweep (docs/method.md, section 6) on the best vector found by the GA runs of this model."""
     from course_lib import zoo
     from course_lib.compression import focus_sweep
     from course_lib.training import accuracy
@@ -521,7 +521,7 @@ def write_report(results: list[dict], path: Path, args) -> None:
                          f"{100 * r['test_accuracy_loss']:.2f} |")
         lines.extend(["", f"Thesis: {THESIS['whole']}. One group: true and thesis CR coincide.", ""])
     if "finetune" in by:
-        lines.extend(["## Fine-tuning of the clustering space (spec section 7) on the best vector found", "",
+        lines.extend(["## Focus sweep of the clustering (the thesis's fine-tuning of the clustering space) on the best vector found", "",
                       "| model | ks | CR true | val acc before -> after | test acc before -> after | test loss after (pt) |",
                       "|---|---|---|---|---|---|"])
         for r in by["finetune"]:

@@ -119,3 +119,35 @@ def test_compress_cli_rejects_bad_input(tmp_path, capsys):
     assert "unknown zoo model 'lenet7'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["compress", "--algo", "simplex"])
+
+
+def test_old_module_names_still_work_and_warn():
+    import course_lib.search.compress as old
+    from course_lib import pipeline
+
+    records = [{"genes": [4], "accuracy": 0.97, "cr_true": 10.0, "evaluation": 0}]
+    with pytest.deprecated_call(match="use course_lib.pipeline.best_within_loss"):
+        assert old.best_within_loss(records, 0.975, max_loss=1.0) == pipeline.best_within_loss(records, 0.975, 1.0)
+    with pytest.deprecated_call(match="use course_lib.pipeline.make_fitness"):
+        assert old.make_fitness("static", 0.973, 14.0).target == pipeline.make_fitness("static", 0.973, 14.0).target
+    with pytest.raises(AttributeError, match="no attribute 'load_split'"):
+        old.load_split
+
+
+def test_search_toolkit_imports_nothing_else_of_the_project():
+    import ast
+    from pathlib import Path
+
+    import course_lib.search as search
+
+    root = Path(search.__file__).parent
+    for path in root.rglob("*.py"):
+        if path.name == "compress.py":  # the deprecation forwarder, loaded only when an old name is used
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                depth = len(path.relative_to(root).parts) - 1  # how many dots stay inside search/
+                assert node.level - 1 <= depth, f"{path.name} imports ..{node.module} from outside search/"
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
+                assert not any(n.startswith("course_lib") and not n.startswith("course_lib.search") for n in names), path

@@ -149,10 +149,9 @@ def _resolve(model, backend: str, input_shape, batch_size):
             fmt = "onnx" if path.suffix == ".onnx" else "tflite" if path.suffix == ".tflite" else None
             if fmt is None:
                 raise ValueError(f"{path}: expected an .onnx or .tflite file, or a zoo model name")
-            want = {"onnxruntime": "onnx", "tensorrt": "onnx", "tflite": "tflite"}.get(backend)
-            if want != fmt:
+            if backend not in export.FORMAT_BACKENDS[fmt]:
                 raise ValueError(f"backend {backend!r} cannot run a .{fmt} file; use "
-                                 f"{'onnxruntime or tensorrt' if fmt == 'onnx' else 'tflite'}")
+                                 f"{' or '.join(export.FORMAT_BACKENDS[fmt])}")
             info = export.onnx_model_info(path) if fmt == "onnx" else export.tflite_model_info(path)
             return path, _with_batch(shape, batch_size), path.name, info
         from course_lib import zoo

@@ -83,7 +83,7 @@ def share_values(values, k: int, codebook: str = "float32", method: str = "dp",
 def share_model(model, ks, *, codebook: str = "float32", method: str = "dp", order=None,
                 freeze: bool = False, retrain=None, inplace: bool = False, seed: int = 0,
                 progress: bool = False) -> Shared:
-    """Per-layer weight sharing (spec sections 1-2).
+    """Per-layer weight sharing (``docs/method.md``, sections 1-2).
 
     ``ks``: one int per weight layer (in :func:`weight_layers` order) or ``{name: k}``.
     ``order``: layer names in the order to compress them (default input -> output).
@@ -143,7 +143,7 @@ def _freeze(ad, i):
 
 def share_whole(model, k: int, *, codebook: str = "float32", method: str = "dp",
                 inplace: bool = False, seed: int = 0) -> Shared:
-    """Whole-model weight sharing (spec section 8): all weights pooled, one ``k``, one codebook."""
+    """Whole-model weight sharing (``docs/method.md``, section 2): all weights pooled, one ``k``, one codebook."""
     check_codebook(codebook)
     ad = adapter(model if inplace else adapter(model).clone())
     weights = [ad.get(i) for i in range(len(ad.layers))]
@@ -161,7 +161,7 @@ def share_whole(model, k: int, *, codebook: str = "float32", method: str = "dp",
 
 def whole_model_sweep(model, k_values, splits: dict, *, codebook: str = "float32",
                       progress: bool = True) -> list[dict]:
-    """Whole-model sharing for each ``k`` in ``k_values`` (spec section 8), with one DP pass.
+    """Whole-model sharing for each ``k`` in ``k_values`` (``docs/method.md``, section 2), with one DP pass.
 
     ``splits``: ``{"val": (x, y), "test": (x, y), ...}``. Returns one row per k:
     ``{"k", "index_bits", "cr_true", "cr_thesis_mean", "<split>_accuracy", ...}`` (fractions);

@@ -1,7 +1,7 @@
 """Fitness functions the runner maximises, each computed from an evaluation result dict.
 
 - :class:`Objective`: one number from the result (synthetic functions, latency, ...).
-- :class:`TargetFitness`: the thesis's distance to a target point (spec §5)::
+- :class:`TargetFitness`: the thesis's distance to a target point (``docs/method.md``, section 4)::
 
       Fit = 1 / sqrt((1 - ACC/ACC_t)^2 + (1 - CR/CR_t)^2)
 

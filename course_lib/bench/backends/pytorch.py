@@ -1,8 +1,7 @@
 """PyTorch eager or ``torch.compile``; CPU timed with perf_counter, CUDA with CUDA events."""
 from __future__ import annotations
 
-import time
-
+from ..measure import perf_counter_timer
 from .base import BackendUnavailable, Session, check_threads, random_input, reject_unknown
 
 NAME = "pytorch"
@@ -78,13 +77,7 @@ def load(model, input_shape, *, threads=None, device: str = "cpu", dtype: str = 
         torch.cuda.reset_peak_memory_stats(device)
         max_alloc = lambda: int(torch.cuda.max_memory_allocated(device))  # noqa: E731
     else:
-        clock = time.perf_counter
-
-        def timed_step() -> float:
-            t0 = clock()
-            net(x)
-            return clock() - t0
-        blocking_step = step
+        timed_step, blocking_step = perf_counter_timer(step), step
         max_alloc = lambda: None  # noqa: E731
 
     def close():
