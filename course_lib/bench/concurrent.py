@@ -37,12 +37,11 @@ def _as_workload(w, backend) -> Workload:
 
 def _session(w: Workload):
     from . import backends
-    from .harness import _resolve
+    from .harness import resolve
 
-    loadable, shape, _, _ = _resolve(w.model, w.backend, w.input_shape, None)
-    mod = backends.get(w.backend)
-    extra = {} if w.backend == "pytorch" else {"batch_size": shape[0] if shape else 1}
-    return mod.load(loadable, shape, threads=w.threads, **extra, **w.options)
+    loadable, shape, _, _ = resolve(w.model, w.backend, w.input_shape, None)
+    return backends.get(w.backend).load(loadable, shape, threads=w.threads, batch_size=shape[0] if shape else 1,
+                                        **w.options)
 
 
 def _loop(session, start_at: float, stop_at: float) -> np.ndarray:

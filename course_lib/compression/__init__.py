@@ -18,6 +18,8 @@ from .codebook import CODEBOOKS, codebook_bits, quantize, snap_to_codebook
 from .codebook_training import train_codebooks
 from .evaluator import CachedEvaluator
 from .fileformat import load_compressed, read_header, save_compressed
+# the old module name first: importing it later would rebind the package's ``finetune`` to the module
+from . import finetune as _finetune_module  # noqa: F401  (isort: skip)
 from .focus import FocusResult, cluster_lifted, finetune, focus_sweep, lift
 from .kmeans1d import METHODS, KMeans1DPath, cluster1d, kmeans1d, kmeans1d_all, sse
 from .layers import WeightLayer, adapter, weight_layers

@@ -27,9 +27,13 @@ def check(device: str = "cpu", **_) -> str | None:
 
 
 def load(model, input_shape, *, threads=None, device: str = "cpu", dtype: str = "fp32",
-         compile: bool = False, compile_mode: str | None = None, **options) -> Session:
-    """``model``: a ``torch.nn.Module``; ``input_shape``: full shape incl. batch, ``(N, C, H, W)``."""
+         compile: bool = False, compile_mode: str | None = None, batch_size: int | None = None,
+         **options) -> Session:
+    """``model``: a ``torch.nn.Module``; ``input_shape``: full shape incl. batch, ``(N, C, H, W)``
+    (``batch_size``, as every backend takes it, must agree with its first dimension)."""
     reject_unknown(NAME, options, OPTIONS)
+    if batch_size is not None and input_shape is not None and batch_size != input_shape[0]:
+        raise ValueError(f"batch_size={batch_size} disagrees with input_shape {tuple(input_shape)}")
     threads = check_threads(threads)
     if dtype not in ("fp32", "fp16"):
         raise ValueError(f"dtype must be 'fp32' or 'fp16', got {dtype!r}")
