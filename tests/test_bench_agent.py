@@ -140,13 +140,16 @@ def test_onnx_with_external_data_is_refused_422(agent, onnx_files, tmp_path):
     url, server = agent
     model = onnx.load(str(onnx_files[0]))
     onnx.save(model, str(tmp_path / "ext.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
-              location="../../etc/weights.bin", size_threshold=0)
+              location="weights.bin", size_threshold=0)
+    # every initializer now points at a file beside the model, which the agent must never open
+    for t in onnx.load(str(tmp_path / "ext.onnx"), load_external_data=False).graph.initializer:
+        assert t.data_location == onnx.TensorProto.EXTERNAL
     assert export.onnx_external_data(onnx_files[0].read_bytes()) == []
     assert export.onnx_external_data((tmp_path / "ext.onnx").read_bytes())
     jobs = server.agent.jobs_run
     with pytest.raises(RemoteError) as e:
         RemoteDevice(url, TOKEN).benchmark((tmp_path / "ext.onnx").read_bytes())
-    assert e.value.status == 422 and "external data" in str(e.value) and "../../etc/weights.bin" in str(e.value)
+    assert e.value.status == 422 and "external data" in str(e.value) and "weights.bin" in str(e.value)
     assert server.agent.jobs_run == jobs  # refused before any job ran
 
 

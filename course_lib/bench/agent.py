@@ -214,13 +214,13 @@ class _Handler(BaseHTTPRequestHandler):
             options = _parse_params(url.query)
         except ValueError as e:
             return self._send(400, {"error": str(e)})
-        fmt = sniff_format(data)
-        if fmt is None:
-            return self._send(415, {"error": "the body is not an ONNX or TFLite model; only those are accepted"})
-        external = onnx_external_data(data) if fmt == "onnx" else []
+        external = onnx_external_data(data) if data[4:8] != b"TFL3" else []
         if external:  # the job would open files named by the sender, relative to our workdir
             return self._send(422, {"error": f"the ONNX model references external data files ({', '.join(external)}); "
                                              "send a self-contained model (onnx.save(..., save_as_external_data=False))"})
+        fmt = sniff_format(data)
+        if fmt is None:
+            return self._send(415, {"error": "the body is not an ONNX or TFLite model; only those are accepted"})
         status, payload = self.server.agent.run(data, fmt, options)
         self._send(status, payload)
 

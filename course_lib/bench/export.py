@@ -120,7 +120,10 @@ def onnx_external_data(data: bytes) -> list[str]:
     in the graph and in every subgraph; empty for a self-contained model."""
     import onnx
 
-    model = onnx.load_model_from_string(data)
+    try:
+        model = onnx.load_model_from_string(data)
+    except Exception:  # noqa: BLE001 - not an ONNX model at all: no external data either
+        return []
     found: list[str] = []
 
     def tensors(graph):

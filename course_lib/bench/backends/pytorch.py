@@ -61,28 +61,11 @@ def load(model, input_shape, *, threads=None, device: str = "cpu", dtype: str = 
     if compile:
         net = torch.compile(net, mode=compile_mode)
 
-    def step():
-        return net(x)
-
     if cuda:
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-
-        def timed_step() -> float:
-            start.record()
-            net(x)
-            end.record()
-            end.synchronize()
-            return start.elapsed_time(end) / 1e3  # elapsed_time is in milliseconds
-
-        def blocking_step():
-            out = net(x)
-            torch.cuda.synchronize()
-            return out
-        torch.cuda.reset_peak_memory_stats(device)
-        max_alloc = lambda: int(torch.cuda.max_memory_allocated(device))  # noqa: E731
+        blocking_step, timed_step, max_alloc = _cuda_steps(net, x, device)
     else:
-        timed_step, blocking_step = perf_counter_timer(step), step
-        max_alloc = lambda: None  # noqa: E731
+        blocking_step = lambda: net(x)  # noqa: E731
+        timed_step, max_alloc = perf_counter_timer(blocking_step), lambda: None
 
     def close():
         torch.set_num_threads(old_threads)
@@ -104,3 +87,25 @@ def devices() -> list[str]:
     except ImportError:
         return []
     return ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+
+
+def _cuda_steps(net, x, device: str):
+    """``(blocking step, timed step in s by CUDA events, peak allocated bytes)`` on a GPU."""
+    import torch
+
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+
+    def timed_step() -> float:
+        start.record()
+        net(x)
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) / 1e3  # elapsed_time is in milliseconds
+
+    def blocking_step():
+        out = net(x)
+        torch.cuda.synchronize()
+        return out
+
+    torch.cuda.reset_peak_memory_stats(device)
+    return blocking_step, timed_step, lambda: int(torch.cuda.max_memory_allocated(device))
