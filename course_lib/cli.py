@@ -15,7 +15,7 @@ COMMAND_MODULES = [
     "course_lib.zoo",
     "course_lib.compression.cli",
     "course_lib.bench.cli",
-    "course_lib.search.cli",
+    "course_lib.pipeline.cli",
 ]
 
 

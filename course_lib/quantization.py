@@ -223,22 +223,10 @@ def kmeans_quantize(w, bits: int = 4, seed: int = 0) -> tuple[np.ndarray, np.nda
     _check_bits(bits)
     w = np.asarray(w, np.float32)
     k = min(2 ** bits, w.size)
-    try:
-        from .compression.kmeans1d import kmeans1d  # exact 1-D k-means (dynamic programming)
-    except ImportError:  # the compression module is optional here: plain Lloyd iterations
-        kmeans1d = _lloyd1d
+    from .compression.kmeans1d import kmeans1d  # exact 1-D k-means (dynamic programming)
+
     centroids, labels = kmeans1d(w.ravel(), k)
     return np.asarray(centroids, np.float32), np.asarray(labels, np.int64).reshape(w.shape)
-
-
-def _lloyd1d(values: np.ndarray, k: int, iters: int = 50):
-    centroids = np.linspace(values.min(), values.max(), k)
-    for _ in range(iters):
-        labels = np.abs(values[:, None] - centroids[None, :]).argmin(1)
-        for j in range(k):
-            if np.any(labels == j):
-                centroids[j] = values[labels == j].mean()
-    return centroids, np.abs(values[:, None] - centroids[None, :]).argmin(1)
 
 
 # --- ONNX Runtime ---------------------------------------------------------------------------------
@@ -255,11 +243,9 @@ def export_onnx(model, path, input_shape: tuple[int, ...], opset: int = 17) -> P
 
 
 def _session(path):
-    import onnxruntime as ort
+    from .bench.backends.onnxruntime import session
 
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    return session(path)
 
 
 def onnx_predict(path, x: np.ndarray, batch_size: int = 500) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Training and evaluation of PyTorch classifiers on numpy arrays (CPU-friendly, seeded)."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import random
 
@@ -14,6 +15,27 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def deterministic(threads: int = 1):
+    """Bit-identical PyTorch CPU training inside the block: ``threads`` intra-op threads and
+    ``torch.use_deterministic_algorithms(True)``; both settings are restored afterwards.
+
+    A multi-threaded reduction adds its partial sums in an order that depends on the thread
+    count and scheduling, and training amplifies those last-bit differences into different
+    weights; with one thread and deterministic kernels a seeded :func:`fit` repeats exactly.
+    """
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be an int >= 1, got {threads!r}")
+    before_threads, before_algos = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before_algos)
+        torch.set_num_threads(before_threads)
 
 
 @torch.inference_mode()

@@ -76,6 +76,11 @@ def _entry(name: str) -> Entry:
     return REGISTRY[name]
 
 
+def dataset(name: str) -> str:
+    """The dataset zoo model ``name`` was trained on (a ``course_lib.datasets`` name, e.g. "mnist")."""
+    return _entry(name).recipe.dataset
+
+
 def checkpoint_paths(name: str) -> tuple[Path, Path]:
     return CHECKPOINTS / f"{name}.pt", CHECKPOINTS / f"{name}.json"
 

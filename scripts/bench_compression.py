@@ -1,4 +1,4 @@
-"""Benchmark and results of the weight-sharing engine (issue 3), side by side in one run.
+"""Benchmark and results of the weight-sharing engine side by side in one run.
 
     .venv/bin/python scripts/bench_compression.py            # everything (a few minutes on 2 cores)
     .venv/bin/python scripts/bench_compression.py --quick    # fewer repeats and evaluations
@@ -8,8 +8,8 @@ Prints markdown tables:
    K-Means (median time over repeats, SSE), and the DP's one pass for every k <= 50.
 2. One search evaluation: the cached evaluator vs. the thesis-style pipeline (cluster afresh with
    scikit-learn K-Means for every evaluation, then inference), on the 1,000-image val split.
-3. The whole-model sweep (spec section 8) of lenet5-tanh and lenet5-relu.
-4. The thesis vectors of spec section 9 with both CR definitions (and focus fine-tuning).
+3. The whole-model sweep (docs/method.md, section 2) of lenet5-tanh and lenet5-relu.
+4. The thesis's vectors with both CR definitions (and the focus sweep).
 Speed depends on the machine's load: the script prints the load average with the timings.
 """
 from __future__ import annotations
@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from course_lib import datasets, zoo
-from course_lib.compression import (CachedEvaluator, cluster1d, finetune, kmeans1d_all, share_model,
-                                    sse, whole_model_sweep)
+from course_lib.compression import (CachedEvaluator, cluster1d, focus_sweep, kmeans1d_all, reduce_space,
+                                    share_model, sse, whole_model_sweep)
 from course_lib.compression.layers import adapter
 
 THESIS_VECTORS = {"lenet5-tanh": [3, 5, 3, 2, 2], "lenet5-relu": [2, 6, 8, 11, 4]}
@@ -96,7 +96,7 @@ def bench_evaluator(model, n_evals: int, n_thesis: int) -> None:
             ev.shared_weights(i, k)
     t_warm = time.perf_counter() - t
     plain = CachedEvaluator(model, x, y, codebook="float32", k_max=50, activation_cache_mb=0, threads=None)
-    plain._weights, plain._ks_stored = ev._weights, ev._ks_stored  # same clustering cache
+    plain.clusters = ev.clusters  # same clustering cache
     n_plain = max(10, n_evals // 5)
     t_plain = statistics.median(plain(v)["seconds"] for v in vectors[:n_plain])
     # random vectors (random search); the activation cache fills up over the first ~50
@@ -126,16 +126,16 @@ def bench_evaluator(model, n_evals: int, n_thesis: int) -> None:
 
 def bench_reduce_space(model) -> None:
     x, y = datasets.load("mnist", "val")
-    print("\n## 2b. Search-space reduction (spec section 4), LeNet-5 (tanh), k = 1..50, float32 codebook\n")
+    print("\n## 2b. Search-space reduction, LeNet-5 (tanh), k = 1..50, float32 codebook\n")
     print("| threshold | seconds (5 layers x 50 k) | allowed k per layer |")
     print("|---|---|---|")
     ev = CachedEvaluator(model, x, y, k_max=50, threads=None)
-    for kwargs in ({"threshold_loss": 1.0}, {"threshold": 0.97}):
+    for kwargs in ({"max_loss_points": 1.0}, {"threshold": 0.97}):
         t = time.perf_counter()
-        allowed = ev.reduce_space(k_range=range(1, 51), progress=False, **kwargs)
+        allowed = reduce_space(ev, range(1, 51), progress=False, **kwargs)
         spans = ", ".join(f"{n}: {compact(a)}" for n, a in zip(ev.layer_names, allowed))
         label = (f"val accuracy >= baseline {100 * ev.baseline_accuracy:.1f} % - 1 point"
-                 if "threshold_loss" in kwargs else "val accuracy >= 97 % (thesis)")
+                 if "max_loss_points" in kwargs else "val accuracy >= 97 % (thesis)")
         print(f"| {label} | {time.perf_counter() - t:.1f} | {spans} |")
     print(f"\n(the second row reuses the clustering and activation caches of the first; {load_note()})")
 
@@ -153,7 +153,7 @@ def compact(ks) -> str:
 
 
 def bench_whole_model(names, k_max: int) -> None:
-    print(f"\n## 3. Whole-model weight sharing (spec section 8), k = 1..{k_max}, float32 codebook\n")
+    print(f"\n## 3. Whole-model weight sharing, k = 1..{k_max}, float32 codebook\n")
     for name in names:
         model = zoo.load(name)
         splits = {s: datasets.load("mnist", s) for s in ("val", "test")}
@@ -175,7 +175,7 @@ def bench_whole_model(names, k_max: int) -> None:
 
 
 def bench_thesis_vectors(focuses) -> None:
-    print("\n## 4. The thesis vectors (spec section 9) on our models, both CR definitions\n")
+    print("\n## 4. The thesis vectors on our models, both CR definitions\n")
     print("| model | ks | codebook | CR true | CR thesis-mean | val acc % (AL) | test acc % (AL) | after focus fine-tuning: val / test % (focus per layer) |")
     print("|---|---|---|---|---|---|---|---|")
     for name, ks in THESIS_VECTORS.items():
@@ -189,10 +189,10 @@ def bench_thesis_vectors(focuses) -> None:
             av, at = float((sad.predict(xv) == yv).mean()), float((sad.predict(xt) == yt).mean())
             tuned = ""
             if codebook == "float16":
-                r = finetune(model, ks, xv, yv, codebook=codebook, focuses=focuses, progress=False)
-                tt = float((adapter(r["shared"].model).predict(xt) == yt).mean())
-                tuned = (f"{100 * r['accuracy']:.2f} / {100 * tt:.2f} "
-                         f"({', '.join(f'{f:g}' for f in r['focus'].values())})")
+                r = focus_sweep(model, ks, xv, yv, codebook=codebook, focuses=focuses, progress=False)
+                tt = float((adapter(r.shared.model).predict(xt) == yt).mean())
+                tuned = (f"{100 * r.accuracy:.2f} / {100 * tt:.2f} "
+                         f"({', '.join(f'{f:g}' for f in r.focus.values())})")
             print(f"| {name} | {ks} | {codebook} | {sh.cr('true'):.2f} | {sh.cr('thesis-mean'):.4f} | "
                   f"{100 * av:.2f} ({100 * (bv - av):.2f}) | {100 * at:.2f} ({100 * (bt - at):.2f}) | {tuned} |")
 

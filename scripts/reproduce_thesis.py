@@ -9,7 +9,7 @@ script can be stopped and continued); the report (median and IQR over seeds, tru
 thesis's mean-of-layers CR, test-split loss, next to the thesis's figures) goes to
 ``docs/reproduction.md``. Fitness is measured on the validation split; the test split is used
 only to report each run's best vector ("best" = highest true CR within 1 point of validation
-accuracy loss). Experiments (spec sections 5-9):
+accuracy loss). Experiments (the method: docs/method.md):
 
   algorithms  random / GA / PSO / black-hole PSO, dynamic target, float16 codebook, LeNet-5 tanh
   baselines   Optuna TPE and pymoo GA (static target fitness), Optuna NSGA-II (accuracy, true CR)
@@ -17,7 +17,7 @@ accuracy loss). Experiments (spec sections 5-9):
   targets     GA / PSO / BH with static and extreme-dynamic targets (tanh, float16)
   codebooks   GA, dynamic target, float32 and float8_e4m3 codebooks (tanh)
   relu        GA, dynamic target, float16, LeNet-5 ReLU
-  finetune    spec section 7 focus sweep on the best vector of each algorithms/relu group
+  finetune    focus sweep on the best vector of each algorithms/relu group
   retrain     beyond the thesis: steps 3 and 4 of `course-lib compress` (retrain 16 epochs, slack
               1 point, refine 4) on every GA run of the algorithms and relu groups
 """
@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ["algorithms", "baselines", "whole", "relu", "codebooks", "targets", "finetune", "retrain"]
 BUDGET = 400
 
-# --- the thesis's own figures (spec section 9, thesis tables 5.3, 5.5, 5.7, 5.8, 5.9) ----------
+# --- the thesis's own figures (thesis tables 5.3, 5.5, 5.7, 5.8, 5.9) ----------
 THESIS = {
     "whole": "tanh and ReLU: CR 10.66 at AL 0.26-0.82 % (float32/16), float8: tanh 10.67 (0.46), ReLU 6.40 (0.88)",
     ("algorithms", "random"): "tanh 15.45 (AL 0.92), ReLU 10.79 (0.94) - static target, float32",
@@ -88,7 +88,7 @@ _EVALUATORS: dict = {}
 
 def evaluator(model: str, codebook: str, cache_dir: Path):
     """One CachedEvaluator per (model, codebook) per process: its memo is shared by all seeds."""
-    from course_lib.search.compress import build_evaluator
+    from course_lib.pipeline import build_evaluator
 
     if (model, codebook) not in _EVALUATORS:
         _EVALUATORS[(model, codebook)] = build_evaluator(model, codebook, cache_dir=cache_dir)
@@ -105,14 +105,16 @@ def run_job(job: dict, out: Path, results_file: Path, budget: int) -> dict:
     t0 = time.perf_counter()
     cache = out / ".cache"
     if job["kind"] == "search":
-        from course_lib.search.compress import compress
+        from course_lib.pipeline import CompressConfig, compress
 
         folder = out / "runs" / job_id(job)
+        ev = evaluator(job["model"], job["codebook"], cache)
         if folder.exists():  # an interrupted run from an earlier invocation: continue it
-            r = compress(out=folder, resume=True, progress=False, evaluator=evaluator(job["model"], job["codebook"], cache))
+            r = compress(None, folder, resume=True, progress=False, evaluator=ev).to_dict()
         else:
-            r = compress(job["model"], job["algo"], BUDGET, job["codebook"], job["target"], job["seed"], folder,
-                         retrain=0, progress=False, evaluator=evaluator(job["model"], job["codebook"], cache))
+            config = CompressConfig(job["model"], job["algo"], BUDGET, job["codebook"], job["target"], job["seed"],
+                                    retrain_epochs=0)
+            r = compress(config, folder, progress=False, evaluator=ev).to_dict()
     elif job["kind"] == "external":
         r = run_external(job, evaluator(job["model"], job["codebook"], cache))
     elif job["kind"] == "whole":
@@ -128,8 +130,7 @@ def run_job(job: dict, out: Path, results_file: Path, budget: int) -> dict:
 
 def run_external(job, ev) -> dict:
     from course_lib.search import ParetoArchive
-    from course_lib.search.compress import (baseline_test_accuracy, best_within_loss, load_split, make_fitness,
-                                            reduced_space, thesis_cr_target)
+    from course_lib.pipeline import best_within_loss, make_fitness, reduced_space, thesis_cr_target
     from course_lib.search.external import optuna_search, pymoo_ga
 
     space = reduced_space(ev, progress=False)
@@ -147,8 +148,8 @@ def run_external(job, ev) -> dict:
            "baseline_val_accuracy": ev.baseline_accuracy,
            "unique_evaluations": len({tuple(r["genes"]) for r in records})}
     if best is not None:
-        x, y = load_split("mnist", "test")
-        base = baseline_test_accuracy(job["model"], x, y)
+        x, y = _split("test")
+        base = _baseline_test(job["model"], x, y)
         test = ev.accuracy_on(best["genes"], x, y)
         out.update(ks=best["genes"], cr_true=best["cr_true"], cr_thesis_mean=best["cr_thesis_mean"],
                    val_accuracy=best["accuracy"], test_accuracy=test, baseline_test_accuracy=base,
@@ -158,10 +159,9 @@ def run_external(job, ev) -> dict:
 
 def run_whole(job) -> dict:
     from course_lib import zoo
-    from course_lib.compression.share import whole_model_sweep
-    from course_lib.search.compress import load_split
+    from course_lib.compression import whole_model_sweep
 
-    splits = {"val": load_split("mnist", "val"), "test": load_split("mnist", "test")}
+    splits = {"val": _split("val"), "test": _split("test")}
     model = zoo.load(job["model"])
     base = {k: float((zoo_predict(model, x) == y).mean()) for k, (x, y) in splits.items()}
     rows = whole_model_sweep(model, range(1, 51), splits, codebook=job["codebook"], progress=False)
@@ -173,6 +173,19 @@ def run_whole(job) -> dict:
             "evaluations": len(rows), "sweep": rows}
 
 
+def _split(name: str):
+    from course_lib import datasets
+
+    return datasets.load("mnist", name)
+
+
+def _baseline_test(model_name: str, x, y) -> float:
+    """Test accuracy (fraction) of the uncompressed zoo model."""
+    from course_lib import training, zoo
+
+    return training.accuracy(zoo.load(model_name), x, y)
+
+
 def zoo_predict(model, x):
     from course_lib.training import predict
 
@@ -180,10 +193,9 @@ def zoo_predict(model, x):
 
 
 def run_finetune(job, results_file: Path, ev) -> dict:
-    """Focus sweep (spec section 7) on the best vector found by the GA runs of this model."""
+    """Focus sweep (docs/method.md, section 6) on the best vector found by the GA runs of this model."""
     from course_lib import zoo
-    from course_lib.compression.finetune import finetune
-    from course_lib.search.compress import baseline_test_accuracy, load_split
+    from course_lib.compression import focus_sweep
     from course_lib.training import accuracy
 
     done = [r for r in read_results(results_file) if r.get("kind") == "search" and r["model"] == job["model"]
@@ -191,9 +203,9 @@ def run_finetune(job, results_file: Path, ev) -> dict:
     if not done:
         return {"skipped": "no search result for this model yet"}
     best = max(done, key=lambda r: (r["cr_true"], r["val_accuracy"]))
-    (xv, yv), (xt, yt) = load_split("mnist", "val"), load_split("mnist", "test")
-    ft = finetune(zoo.load(job["model"]), best["ks"], xv, yv, codebook=job["codebook"], progress=False)
-    base = baseline_test_accuracy(job["model"], xt, yt)
+    (xv, yv), (xt, yt) = _split("val"), _split("test")
+    ft = focus_sweep(zoo.load(job["model"]), best["ks"], xv, yv, codebook=job["codebook"], progress=False).to_dict()
+    base = _baseline_test(job["model"], xt, yt)
     test_ft = accuracy(ft["shared"].model, xt, yt)
     return {"ks": best["ks"], "cr_true": ft["shared"].cr("true"), "cr_thesis_mean": ft["shared"].cr("thesis-mean"),
             "val_accuracy_before": ft["accuracy_focus0"], "val_accuracy": ft["accuracy"],
@@ -205,21 +217,22 @@ def run_finetune(job, results_file: Path, ev) -> dict:
 def run_retrain(job, out: Path, results_file: Path, ev) -> dict:
     """``course-lib compress``'s steps 3 and 4 (retrain 16 epochs, slack 1, refine 4) on the history of one GA run."""
     from course_lib.search import read_history
-    from course_lib.search.compress import baseline_test_accuracy, load_split, retrain_and_refine
+    from course_lib.pipeline import CompressConfig, Task, retrain_and_refine
     from course_lib.training import accuracy
 
     search = dict(job, experiment="algorithms" if job["model"] == "lenet5-tanh" else "relu", kind="search")
     done = [r for r in read_results(results_file) if job_id(r) == job_id(search) and r.get("ks")]
     if not done or not (out / "runs" / job_id(search) / "history.jsonl").exists():
         return {"skipped": f"no search run {job_id(search)} yet"}
-    xt, yt = load_split("mnist", "test")
+    xt, yt = _split("test")
     t0 = time.perf_counter()
-    d = retrain_and_refine(job["model"], read_history(out / "runs" / job_id(search)), ev, codebook=job["codebook"],
-                           progress=False)  # compress's defaults: max loss 1, slack 1, 16 epochs, refine 4
-    ks, shared, val_acc, tried, steps = d["ks"], d["shared"], d["val_accuracy"], d["tried"], d["refine"]
+    task = Task(job["model"], job["codebook"], evaluator=ev)
+    config = CompressConfig(job["model"], codebook_format=job["codebook"])  # compress's defaults: max loss 1,
+    d = retrain_and_refine(task, read_history(out / "runs" / job_id(search)), config, progress=False)  # slack 1, ...
+    ks, shared, val_acc, tried, steps = d.ks, d.shared, d.val_accuracy, d.tried, d.refine
     step3 = {"ks": tried[-1]["ks"], "cr_true": tried[-1]["cr_true"], "val_accuracy": tried[-1]["val_accuracy"]}
     baseline = ev.baseline_accuracy
-    base_test = baseline_test_accuracy(job["model"], xt, yt)
+    base_test = _baseline_test(job["model"], xt, yt)
     test_acc = accuracy(shared.model, xt, yt)
     return {"ks": ks, "cr_true": shared.cr("true"), "cr_thesis_mean": shared.cr("thesis-mean"),
             "baseline_val_accuracy": baseline, "val_accuracy": val_acc, "test_accuracy": test_acc,
@@ -231,7 +244,7 @@ def run_retrain(job, out: Path, results_file: Path, ev) -> dict:
 def warm_cache(args) -> tuple:
     import torch
 
-    from course_lib.search.compress import reduced_space
+    from course_lib.pipeline import reduced_space
 
     torch.set_num_threads(1)
     model, codebook, out = args
@@ -326,15 +339,15 @@ def _pct(values) -> list:
 def _margin_analysis(out: Path, results: list[dict], margins=(1.0, 0.75, 0.5, 0.25)):
     """{max_loss: [(cr_true, test loss in points), ...]} for the GA runs, re-selected from their histories."""
     from course_lib.search import read_history
-    from course_lib.search.compress import baseline_test_accuracy, best_within_loss, load_split
+    from course_lib.pipeline import best_within_loss
 
     ga = [r for r in results if r.get("algo") == "ga" and r.get("kind") == "search"]
     if not ga:
         return {}
-    x, y = load_split("mnist", "test")
+    x, y = _split("test")
     model, codebook = ga[0]["model"], ga[0]["codebook"]
     ev = evaluator(model, codebook, out / ".cache")
-    base = baseline_test_accuracy(model, x, y)
+    base = _baseline_test(model, x, y)
     table = {}
     for m in margins:
         rows = []
@@ -508,7 +521,7 @@ def write_report(results: list[dict], path: Path, args) -> None:
                          f"{100 * r['test_accuracy_loss']:.2f} |")
         lines.extend(["", f"Thesis: {THESIS['whole']}. One group: true and thesis CR coincide.", ""])
     if "finetune" in by:
-        lines.extend(["## Fine-tuning of the clustering space (spec section 7) on the best vector found", "",
+        lines.extend(["## Focus sweep of the clustering (the thesis's fine-tuning of the clustering space) on the best vector found", "",
                       "| model | ks | CR true | val acc before -> after | test acc before -> after | test loss after (pt) |",
                       "|---|---|---|---|---|---|"])
         for r in by["finetune"]:

@@ -114,3 +114,53 @@ def test_remote_device_as_a_search_evaluator(agent, onnx_files):
     best = max(range(len(scores)), key=scores.__getitem__)
     assert results[best]["latency_ms"] == min(r["latency_ms"] for r in results)
     assert remote.latency_ms(onnx_files[best]) == results[best]["latency_ms"]  # cached, same figure
+
+
+def test_idle_connection_is_closed_after_the_idle_timeout():
+    import socket
+    import time
+
+    server = make_server(TOKEN, "127.0.0.1", 0, idle_timeout_s=0.5)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with socket.create_connection(server.server_address[:2], timeout=10) as s:
+            t0 = time.perf_counter()
+            s.sendall(b"POST /benchmark HTTP/1.1\r\n")  # then nothing: a slow or idle client
+            assert s.recv(1024) == b""  # the server hung up
+            assert time.perf_counter() - t0 < 5
+    finally:
+        server.shutdown()
+        server.server_close()
+    with pytest.raises(ValueError, match="idle_timeout_s must be positive"):
+        make_server(TOKEN, "127.0.0.1", 0, idle_timeout_s=0)
+
+
+def test_onnx_with_external_data_is_refused_422(agent, onnx_files, tmp_path):
+    onnx = pytest.importorskip("onnx")
+    url, server = agent
+    model = onnx.load(str(onnx_files[0]))
+    onnx.save(model, str(tmp_path / "ext.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
+              location="weights.bin", size_threshold=0)
+    # every initializer now points at a file beside the model, which the agent must never open
+    for t in onnx.load(str(tmp_path / "ext.onnx"), load_external_data=False).graph.initializer:
+        assert t.data_location == onnx.TensorProto.EXTERNAL
+    assert export.onnx_external_data(onnx_files[0].read_bytes()) == []
+    assert export.onnx_external_data((tmp_path / "ext.onnx").read_bytes())
+    jobs = server.agent.jobs_run
+    with pytest.raises(RemoteError) as e:
+        RemoteDevice(url, TOKEN).benchmark((tmp_path / "ext.onnx").read_bytes())
+    assert e.value.status == 422 and "external data" in str(e.value) and "weights.bin" in str(e.value)
+    assert server.agent.jobs_run == jobs  # refused before any job ran
+
+
+def test_result_cache_keeps_the_most_recently_used_reports():
+    from course_lib.bench.agent import Agent
+
+    a = Agent(TOKEN, max_cached_results=2)
+    for key in ("a", "b"):
+        a._remember(key, {"k": key})
+    assert a._recall("a") == {"k": "a"}  # "a" used again: "b" is now the oldest
+    a._remember("c", {"k": "c"})
+    assert list(a.cache) == ["a", "c"] and a._recall("b") is None
+    with pytest.raises(ValueError, match="max_cached_results >= 0"):
+        Agent(TOKEN, max_cached_results=-1)

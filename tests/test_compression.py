@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from course_lib.compression import (CODEBOOKS, cluster1d, codebook_bits, compression_rate, index_bits,
-                                    kmeans1d, kmeans1d_all, quantize, sse)
+                                    kmeans1d, kmeans1d_all, quantize, snap_to_codebook, sse)
 from course_lib.compression.fileformat import pack_bits, unpack_bits
 
 LENET_SIZES = [150, 2400, 48000, 10080, 840]
@@ -109,7 +109,7 @@ def test_codebook_bits_and_real_formats():
     centroids = np.array([-0.2001, -0.01, 0.0123, 0.25], dtype=np.float32)
     for name, dtype in [("float16", np.float16), ("bfloat16", ml_dtypes.bfloat16),
                         ("float8_e4m3", ml_dtypes.float8_e4m3fn), ("float8_e5m2", ml_dtypes.float8_e5m2)]:
-        cb, idx = quantize(values, centroids, name)
+        cb, idx = snap_to_codebook(values, centroids, name)
         # entries are exactly representable in the format, and each value maps to the nearest one
         np.testing.assert_array_equal(cb.astype(dtype).astype(np.float32), cb)
         dist = np.abs(values[:, None] - cb[None, :])
@@ -118,7 +118,11 @@ def test_codebook_bits_and_real_formats():
 
 def test_cast_duplicates_collapse():
     # two centroids closer than one float8 step merge: the stored k shrinks
-    cb, idx = quantize(np.array([0.100, 0.101, 0.5], np.float32), [0.100, 0.101, 0.5], "float8_e4m3")
+    cb, idx = snap_to_codebook(np.array([0.100, 0.101, 0.5], np.float32), [0.100, 0.101, 0.5], "float8_e4m3")
+    with pytest.deprecated_call(match="course_lib.compression.quantize is deprecated; use course_lib.compression.snap_to_codebook"):
+        old = quantize(np.array([0.100, 0.101, 0.5], np.float32), [0.100, 0.101, 0.5], "float8_e4m3")
+    np.testing.assert_array_equal(old[0], cb)
+    np.testing.assert_array_equal(old[1], idx)
     assert len(cb) == 2 and idx.max() == 1
 
 

@@ -194,7 +194,9 @@ def test_evaluator_bad_vectors(evaluator):
 
 
 def test_reduce_space_is_cached(evaluator, lenet, val):
-    allowed = evaluator.reduce_space(threshold_loss=1.0, k_range=range(1, 9), progress=False)
+    from course_lib.compression import reduce_space
+
+    allowed = reduce_space(evaluator, range(1, 9), max_loss_points=1.0, progress=False)
     assert len(allowed) == 5
     cut = evaluator.baseline_accuracy - 0.01
     names = evaluator.layer_names
@@ -209,11 +211,16 @@ def test_reduce_space_is_cached(evaluator, lenet, val):
     files = list(evaluator.cache_dir.glob("reduced-space-*.json"))
     assert len(files) == 1
     n = evaluator.stats["evaluations"]
-    assert evaluator.reduce_space(threshold_loss=1.0, k_range=range(1, 9), progress=False) == allowed
+    assert reduce_space(evaluator, range(1, 9), max_loss_points=1.0, progress=False) == allowed
+    # the old method: same answer (from the same cache file), with a warning naming the new function
+    with pytest.deprecated_call(match="course_lib.compression.reduce_space"):
+        assert evaluator.reduce_space(threshold_loss=1.0, k_range=range(1, 9), progress=False) == allowed
     with pytest.raises(ValueError, match="exactly one"):
-        evaluator.reduce_space(0.97, threshold_loss=1.0)
+        reduce_space(evaluator, threshold=0.97, max_loss_points=1.0)
     with pytest.raises(ValueError, match="fraction"):
-        evaluator.reduce_space(97)
+        reduce_space(evaluator, threshold=97)
+    with pytest.raises(ValueError, match="max_loss_points is percentage points >= 0"):
+        reduce_space(evaluator, max_loss_points=-1)
     assert evaluator.stats["evaluations"] == n
 
 
@@ -282,10 +289,13 @@ def test_lift_and_cluster_lifted():
         assert c[j] == pytest.approx(w[lab == j].mean())
 
 
-def test_finetune_greedy_sweep(lenet, val):
-    from course_lib.compression import finetune
+def test_focus_sweep_greedy(lenet, val):
+    from course_lib.compression import finetune, focus_sweep
 
-    r = finetune(lenet, KS, *val, codebook="float16", focuses=[0, 2, 6], progress=False)
+    r = focus_sweep(lenet, KS, *val, codebook="float16", focuses=[0, 2, 6], progress=False).to_dict()
+    with pytest.deprecated_call(match="use course_lib.compression.focus_sweep"):
+        old = finetune(lenet, KS, *val, codebook="float16", focuses=[0, 2, 6], progress=False)
+    assert {k: v for k, v in old.items() if k != "shared"} == {k: v for k, v in r.items() if k != "shared"}
     assert r["evaluations"] == 1 + 5 * 3
     assert set(r["focus"]) == {"conv1", "conv2", "conv3", "fc1", "fc2"}
     assert r["accuracy"] >= r["accuracy_focus0"]
@@ -294,7 +304,7 @@ def test_finetune_greedy_sweep(lenet, val):
     for name, k in zip(r["focus"], KS):
         assert distinct(getattr(r["shared"].model, name).weight) <= k
     with pytest.raises(ValueError, match="non-negative"):
-        finetune(lenet, KS, *val, focuses=[-1.0], progress=False)
+        focus_sweep(lenet, KS, *val, focuses=[-1.0], progress=False)
 
 
 def test_cli_whole_single_k(tmp_path, capsys):

@@ -7,7 +7,7 @@ from course_lib import datasets
 from course_lib.cli import main
 from course_lib.compression import load_compressed
 from course_lib.training import accuracy
-from course_lib.search.compress import best_within_loss, bit_steps, make_fitness, retrain_candidates
+from course_lib.pipeline import best_within_loss, bit_steps, make_fitness, retrain_candidates
 
 
 def test_best_within_loss_picks_highest_cr_inside_the_allowed_loss():
@@ -84,13 +84,13 @@ def test_compress_cli_runs_reports_and_resumes(tmp_path, capsys):
     loaded = load_compressed(out / "compressed.ews")
     assert (out / "compressed.ews").stat().st_size == result["file_bytes"]
     assert accuracy(loaded.model, *datasets.load("mnist", "test")) == pytest.approx(result["test_accuracy"])
-    # a finished run resumed is the same run; --finetune adds the spec section 7 focus sweep
-    assert main(["compress", "--resume", str(out), "--no-progress", "--finetune"]) == 0
+    # a finished run resumed is the same run; --focus adds the focus sweep
+    assert main(["compress", "--resume", str(out), "--no-progress", "--focus"]) == 0
     again = json.loads((out / "result.json").read_text())
     assert again["ks"] == result["ks"] and again["evaluations"] == 30
-    ft = again["finetune"]
+    ft = again["focus"]
     assert ft["val_accuracy"] >= ft["val_accuracy_before"] and 0 <= ft["test_accuracy"] <= 1
-    assert "fine-tuned clustering" in capsys.readouterr().out
+    assert "focus sweep of the clustering" in capsys.readouterr().out
     # the folder is taken: a new run there is refused with the fix in the message
     assert main(args) == 2
     assert "--resume" in capsys.readouterr().err
@@ -110,12 +110,44 @@ def test_compress_cli_rejects_bad_input(tmp_path, capsys):
     assert main(["compress", "--codebook", "float12", "--out", str(tmp_path / "y")]) == 2
     assert "unknown codebook 'float12'" in capsys.readouterr().err and not (tmp_path / "y").exists()
     assert main(["compress", "--retrain", "-1", "--out", str(tmp_path / "r")]) == 2
-    assert "retrain is a number of epochs >= 0" in capsys.readouterr().err
+    assert "retrain_epochs (--retrain) is a number of epochs >= 0" in capsys.readouterr().err
     assert main(["compress", "--refine", "-2", "--out", str(tmp_path / "f")]) == 2
-    assert "refine is a number of retrainings >= 0" in capsys.readouterr().err
+    assert "refine_steps (--refine) is a number of retrainings >= 0" in capsys.readouterr().err
     assert main(["compress", "--retrain-slack", "-1", "--out", str(tmp_path / "s")]) == 2
-    assert "retrain_slack is points >= 0" in capsys.readouterr().err
+    assert "retrain_slack_points (--retrain-slack) is points >= 0" in capsys.readouterr().err
     assert main(["compress", "--model", "lenet7", "--out", str(tmp_path / "z")]) == 2
     assert "unknown zoo model 'lenet7'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["compress", "--algo", "simplex"])
+
+
+def test_old_module_names_still_work_and_warn():
+    import course_lib.search.compress as old
+    from course_lib import pipeline
+
+    records = [{"genes": [4], "accuracy": 0.97, "cr_true": 10.0, "evaluation": 0}]
+    with pytest.deprecated_call(match="use course_lib.pipeline.best_within_loss"):
+        assert old.best_within_loss(records, 0.975, max_loss=1.0) == pipeline.best_within_loss(records, 0.975, 1.0)
+    with pytest.deprecated_call(match="use course_lib.pipeline.make_fitness"):
+        assert old.make_fitness("static", 0.973, 14.0).target == pipeline.make_fitness("static", 0.973, 14.0).target
+    with pytest.raises(AttributeError, match="no attribute 'load_split'"):
+        old.load_split
+
+
+def test_search_toolkit_imports_nothing_else_of_the_project():
+    import ast
+    from pathlib import Path
+
+    import course_lib.search as search
+
+    root = Path(search.__file__).parent
+    for path in root.rglob("*.py"):
+        if path.name == "compress.py":  # the deprecation forwarder, loaded only when an old name is used
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                depth = len(path.relative_to(root).parts) - 1  # how many dots stay inside search/
+                assert node.level - 1 <= depth, f"{path.name} imports ..{node.module} from outside search/"
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
+                assert not any(n.startswith("course_lib") and not n.startswith("course_lib.search") for n in names), path

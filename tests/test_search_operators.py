@@ -164,3 +164,11 @@ def test_pareto_fitness_gives_front_points_one():
     batch = [{"accuracy": 0.9, "cr_true": 10}, {"accuracy": 0.8, "cr_true": 5}, {"accuracy": 0.95, "cr_true": 2}]
     fit.update(batch)
     assert [fit.score(r) for r in batch] == [1.0, 0.5, 1.0]
+
+
+def test_relative_target_in_points_and_the_old_fraction_keyword():
+    f = search.TargetFitness.relative("dynamic", 0.97, 14.0, margin_points=0.5, max_loss_points=2.0)
+    assert f.target == pytest.approx((0.975, 14.0)) and f.thresholds[0] == pytest.approx(0.95)
+    with pytest.deprecated_call(match="use max_loss_points"):
+        old = search.TargetFitness.relative("dynamic", 0.97, 14.0, margin_points=0.5, threshold_loss=0.02)
+    assert old.thresholds == f.thresholds

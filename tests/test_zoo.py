@@ -25,6 +25,13 @@ def test_every_registered_model_has_a_checkpoint():
         assert zoo.card(name)["test_accuracy"] > 0.9, name
 
 
+def test_dataset_of_each_model_is_the_one_its_card_records():
+    for name in zoo.names():
+        assert zoo.dataset(name) == zoo.card(name)["dataset"]
+    with pytest.raises(ValueError, match="unknown zoo model 'lenet7'"):
+        zoo.dataset("lenet7")
+
+
 def test_unknown_name_lists_the_zoo():
     with pytest.raises(ValueError, match="lenet5-tanh"):
         zoo.load("lenet7")

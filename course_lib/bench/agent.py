@@ -8,7 +8,11 @@ not disturb each other's timing; results are cached by the file's SHA-256 and th
 The agent binds 127.0.0.1 unless told otherwise (reach it through an SSH tunnel).
 
 Status codes: 200 report, 400 bad option, 401 wrong/missing token, 411 no length, 413 too large,
-415 not an ONNX/TFLite model, 503 backend unavailable, 504 job timed out, 500 job failed.
+415 not an ONNX/TFLite model, 422 an ONNX model that references external data files,
+503 backend unavailable, 504 job timed out, 500 job failed.
+
+A connection that sends nothing for ``idle_timeout_s`` is closed, so an idle client cannot hold
+a server thread; the result cache keeps the ``max_cached_results`` most recently used reports.
 """
 from __future__ import annotations
 
@@ -23,21 +27,23 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections import OrderedDict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from .export import sniff_format
+from .export import FORMAT_BACKENDS, onnx_external_data, sniff_format
 
 DEFAULT_PORT = 8765
 DEFAULT_MAX_BYTES = 64 * 2 ** 20
 DEFAULT_JOB_TIMEOUT_S = 120.0
+DEFAULT_IDLE_TIMEOUT_S = 30.0
+DEFAULT_MAX_CACHED_RESULTS = 256
 # Options a client may set, with their types; anything else is a 400, so a request cannot reach
 # arbitrary keyword arguments of the backends.
 PARAMS = {"backend": str, "scenario": str, "batch_size": int, "threads": int, "warmup_s": float,
           "min_duration_s": float, "min_iters": int, "max_duration_s": float, "target_rel_iqr": float,
           "server_load": float, "provider": str, "xnnpack": bool, "precision": str, "dla_core": int,
           "timeout_s": float}
-FORMAT_BACKENDS = {"onnx": ("onnxruntime", "tensorrt"), "tflite": ("tflite",)}
 
 
 def _parse_params(query: str) -> dict:
@@ -81,14 +87,15 @@ class Agent:
     """The agent's state: token, limits, result cache, and the one-job-at-a-time lock."""
 
     def __init__(self, token: str, max_bytes: int = DEFAULT_MAX_BYTES, job_timeout_s: float = DEFAULT_JOB_TIMEOUT_S,
-                 workdir=None):
+                 workdir=None, max_cached_results: int = DEFAULT_MAX_CACHED_RESULTS):
         if not token or len(token) < 8:
             raise ValueError("the agent token must be at least 8 characters (or let the agent generate one)")
-        if max_bytes < 1 or job_timeout_s <= 0:
-            raise ValueError("max_bytes and job_timeout_s must be positive")
+        if max_bytes < 1 or job_timeout_s <= 0 or max_cached_results < 0:
+            raise ValueError("max_bytes and job_timeout_s must be positive, max_cached_results >= 0")
         self.token, self.max_bytes, self.job_timeout_s = token, int(max_bytes), float(job_timeout_s)
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="course-lib-agent-"))
-        self.cache: dict[str, dict] = {}
+        self.cache: OrderedDict[str, dict] = OrderedDict()  # least recently used first
+        self.max_cached_results = int(max_cached_results)
         self.lock = threading.Lock()
         self.jobs_run = 0
 
@@ -105,8 +112,9 @@ class Agent:
         digest = hashlib.sha256(data).hexdigest()
         key = digest + json.dumps(options, sort_keys=True)
         with self.lock:
-            if key in self.cache:
-                return 200, {**self.cache[key], "cached": True, "model_sha256": digest}
+            hit = self._recall(key)
+            if hit is not None:
+                return 200, {**hit, "cached": True, "model_sha256": digest}
             path = self.workdir / f"{digest}.{fmt}"
             path.write_bytes(data)
             ctx = mp.get_context("spawn")  # a clean interpreter: no state shared with the server's threads
@@ -128,82 +136,106 @@ class Agent:
                 path.unlink(missing_ok=True)
             self.jobs_run += 1
             if status == 200:
-                self.cache[key] = payload
+                self._remember(key, payload)
             return status, {**payload, "cached": False, "model_sha256": digest} if status == 200 else payload
 
 
-def _handler(agent: Agent):
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "course-lib-agent/1"
+    def _recall(self, key: str) -> dict | None:
+        if key not in self.cache:
+            return None
+        self.cache.move_to_end(key)  # now the most recently used
+        return self.cache[key]
 
-        def log_message(self, fmt, *args):  # quiet by default; the CLI turns it on
-            if getattr(self.server, "verbose", False):
-                super().log_message(fmt, *args)
+    def _remember(self, key: str, payload: dict) -> None:
+        self.cache[key] = payload
+        while len(self.cache) > self.max_cached_results:
+            self.cache.popitem(last=False)  # the least recently used report
 
-        def _send(self, status: int, payload: dict):
-            body = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
 
-        def do_GET(self):
-            path = urllib.parse.urlparse(self.path).path
-            if path == "/health":
-                return self._send(200, {"ok": True, "agent": self.server_version})
-            if path == "/info":
-                if not agent.authorized(self.headers.get("Authorization")):
-                    return self._send(401, {"error": "missing or wrong token"})
-                from .backends import available_backends
-                from .environment import collect
+class _Handler(BaseHTTPRequestHandler):
+    """One request; the server carries the :class:`Agent` (``server.agent``)."""
+    server_version = "course-lib-agent/1"
 
-                return self._send(200, {"backends": available_backends(), "environment": collect(),
-                                        "max_bytes": agent.max_bytes, "job_timeout_s": agent.job_timeout_s})
-            self._send(404, {"error": f"no such endpoint {path}; use GET /health, GET /info, POST /benchmark"})
+    def setup(self):
+        self.timeout = self.server.idle_timeout_s  # socket timeout of each read: an idle client is dropped
+        super().setup()
 
-        def do_POST(self):
-            url = urllib.parse.urlparse(self.path)
-            if url.path != "/benchmark":
-                return self._send(404, {"error": f"no such endpoint {url.path}; use POST /benchmark"})
-            # The token is checked before the body is read, so strangers cannot make us read 64 MiB.
-            if not agent.authorized(self.headers.get("Authorization")):
+    def log_message(self, fmt, *args):  # quiet by default; the CLI turns it on
+        if getattr(self.server, "verbose", False):
+            super().log_message(fmt, *args)
+
+    def _send(self, status: int, payload: dict):
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        path = urllib.parse.urlparse(self.path).path
+        if path == "/health":
+            return self._send(200, {"ok": True, "agent": self.server_version})
+        if path == "/info":
+            if not self.server.agent.authorized(self.headers.get("Authorization")):
                 return self._send(401, {"error": "missing or wrong token"})
-            length = self.headers.get("Content-Length")
-            if length is None or not length.isdigit():
-                return self._send(411, {"error": "Content-Length is required"})
-            if int(length) > agent.max_bytes:
-                # Discard the body (the client is authenticated) so it reads a clean 413 rather
-                # than a broken pipe; nothing of it is kept in memory.
-                left = int(length)
-                while left > 0:
-                    chunk = self.rfile.read(min(left, 1 << 20))
-                    if not chunk:
-                        break
-                    left -= len(chunk)
-                self.close_connection = True
-                return self._send(413, {"error": f"model is {int(length)} bytes; this agent accepts at most "
-                                                 f"{agent.max_bytes} bytes"})
-            data = self.rfile.read(int(length))
-            try:
-                options = _parse_params(url.query)
-            except ValueError as e:
-                return self._send(400, {"error": str(e)})
-            fmt = sniff_format(data)
-            if fmt is None:
-                return self._send(415, {"error": "the body is not an ONNX or TFLite model; only those are accepted"})
-            status, payload = agent.run(data, fmt, options)
-            self._send(status, payload)
-    return Handler
+            from .backends import available_backends
+            from .environment import collect
+
+            return self._send(200, {"backends": available_backends(), "environment": collect(),
+                                    "max_bytes": self.server.agent.max_bytes,
+                                    "job_timeout_s": self.server.agent.job_timeout_s})
+        self._send(404, {"error": f"no such endpoint {path}; use GET /health, GET /info, POST /benchmark"})
+
+    def do_POST(self):
+        url = urllib.parse.urlparse(self.path)
+        if url.path != "/benchmark":
+            return self._send(404, {"error": f"no such endpoint {url.path}; use POST /benchmark"})
+        # The token is checked before the body is read, so strangers cannot make us read 64 MiB.
+        if not self.server.agent.authorized(self.headers.get("Authorization")):
+            return self._send(401, {"error": "missing or wrong token"})
+        length = self.headers.get("Content-Length")
+        if length is None or not length.isdigit():
+            return self._send(411, {"error": "Content-Length is required"})
+        if int(length) > self.server.agent.max_bytes:
+            # Discard the body (the client is authenticated) so it reads a clean 413 rather
+            # than a broken pipe; nothing of it is kept in memory.
+            left = int(length)
+            while left > 0:
+                chunk = self.rfile.read(min(left, 1 << 20))
+                if not chunk:
+                    break
+                left -= len(chunk)
+            self.close_connection = True
+            return self._send(413, {"error": f"model is {int(length)} bytes; this agent accepts at most "
+                                             f"{self.server.agent.max_bytes} bytes"})
+        data = self.rfile.read(int(length))
+        try:
+            options = _parse_params(url.query)
+        except ValueError as e:
+            return self._send(400, {"error": str(e)})
+        external = onnx_external_data(data) if data[4:8] != b"TFL3" else []
+        if external:  # the job would open files named by the sender, relative to our workdir
+            return self._send(422, {"error": f"the ONNX model references external data files ({', '.join(external)}); "
+                                             "send a self-contained model (onnx.save(..., save_as_external_data=False))"})
+        fmt = sniff_format(data)
+        if fmt is None:
+            return self._send(415, {"error": "the body is not an ONNX or TFLite model; only those are accepted"})
+        status, payload = self.server.agent.run(data, fmt, options)
+        self._send(status, payload)
 
 
 def make_server(token: str, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *,
                 max_bytes: int = DEFAULT_MAX_BYTES, job_timeout_s: float = DEFAULT_JOB_TIMEOUT_S,
+                idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S, max_cached_results: int = DEFAULT_MAX_CACHED_RESULTS,
                 verbose: bool = False) -> ThreadingHTTPServer:
-    """An HTTP server (not yet serving); ``port=0`` picks a free port (``server.server_address``)."""
-    agent = Agent(token, max_bytes, job_timeout_s)
-    server = ThreadingHTTPServer((host, port), _handler(agent))
-    server.agent, server.verbose = agent, verbose
+    """An HTTP server (not yet serving); ``port=0`` picks a free port (``server.server_address``).
+    ``idle_timeout_s``: seconds a connection may stay silent before it is closed."""
+    if idle_timeout_s <= 0:
+        raise ValueError(f"idle_timeout_s must be positive, got {idle_timeout_s}")
+    agent = Agent(token, max_bytes, job_timeout_s, max_cached_results=max_cached_results)
+    server = ThreadingHTTPServer((host, port), _Handler)
+    server.agent, server.verbose, server.idle_timeout_s = agent, verbose, float(idle_timeout_s)
     server.daemon_threads = True
     return server
 
@@ -280,8 +312,6 @@ class RemoteDevice:
         return {"latency_ms": r["latency_ms"]["p50"], "latency_p99_ms": r["latency_ms"]["p99"],
                 "throughput_per_s": r["throughput_per_s"], "peak_rss_bytes": r["peak_rss_bytes"],
                 "cached": r["cached"], "model_sha256": r["model_sha256"]}
-
-    evaluate = __call__
 
     def latency_ms(self, model, stat: str = "p50", **kwargs) -> float:
         return float(self.benchmark(model, **kwargs)["latency_ms"][stat])

@@ -6,13 +6,6 @@ import json
 import sys
 
 
-class _BoolAction(argparse.Action):
-    """``--xnnpack`` sets True, ``--no-xnnpack`` False; neither leaves the backend default."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        setattr(namespace, self.dest, not option_string.startswith("--no-"))
-
-
 def _shape(text: str) -> tuple:
     try:
         shape = tuple(int(v) for v in text.replace("x", ",").split(",") if v.strip())
@@ -65,7 +58,7 @@ def _cmd_agent(args) -> int:
     from .agent import serve
 
     serve(token=args.token, host=args.host, port=args.port, max_bytes=int(args.max_mb * 2 ** 20),
-          job_timeout_s=args.job_timeout, verbose=args.verbose)
+          job_timeout_s=args.job_timeout, idle_timeout_s=args.idle_timeout, verbose=args.verbose)
     return 0
 
 
@@ -83,8 +76,8 @@ def add_parser(sub) -> None:
     p.add_argument("--dtype", choices=["fp32", "fp16"], help="pytorch: fp32 or fp16")
     p.add_argument("--compile", action="store_true", help="pytorch: torch.compile the model")
     p.add_argument("--provider", help="onnxruntime: cpu, cuda or tensorrt")
-    p.add_argument("--xnnpack", action=_BoolAction, nargs=0, help="tflite: --xnnpack / --no-xnnpack")
-    p.add_argument("--no-xnnpack", dest="xnnpack", action=_BoolAction, nargs=0, help="tflite: reference kernels")
+    p.add_argument("--xnnpack", action=argparse.BooleanOptionalAction, default=None,
+                   help="tflite: XNNPACK delegate (--no-xnnpack: reference kernels); default: the backend's")
     p.add_argument("--precision", help="tensorrt: fp32, fp16 or int8; --estimate: fp32, fp16, int8")
     p.add_argument("--dla-core", type=int, help="tensorrt: run on this DLA core with GPU fallback")
     p.add_argument("--no-energy", action="store_true", help="skip the energy meter and estimate")
@@ -100,6 +93,8 @@ def add_parser(sub) -> None:
     a.add_argument("--token", help="shared secret (default: $COURSE_LIB_AGENT_TOKEN or a generated one, printed)")
     a.add_argument("--max-mb", type=float, default=64.0, help="largest model accepted, MiB")
     a.add_argument("--job-timeout", type=float, default=120.0, help="seconds before a job is killed")
+    a.add_argument("--idle-timeout", type=float, default=30.0,
+                   help="seconds a connection may stay silent before it is closed")
     a.add_argument("--verbose", action="store_true", help="log each request")
     a.set_defaults(func=_cmd_agent)
 

@@ -37,12 +37,11 @@ def _as_workload(w, backend) -> Workload:
 
 def _session(w: Workload):
     from . import backends
-    from .harness import _resolve
+    from .harness import resolve
 
-    loadable, shape, _, _ = _resolve(w.model, w.backend, w.input_shape, None)
-    mod = backends.get(w.backend)
-    extra = {} if w.backend == "pytorch" else {"batch_size": shape[0] if shape else 1}
-    return mod.load(loadable, shape, threads=w.threads, **extra, **w.options)
+    loadable, shape, _, _ = resolve(w.model, w.backend, w.input_shape, None)
+    return backends.get(w.backend).load(loadable, shape, threads=w.threads, batch_size=shape[0] if shape else 1,
+                                        **w.options)
 
 
 def _loop(session, start_at: float, stop_at: float) -> np.ndarray:
@@ -90,18 +89,7 @@ def run_concurrent(models, *, duration_s: float | None = None, mode: str = "thre
     if duration_s <= 0:
         raise ValueError(f"duration_s must be > 0, got {duration_s}")
     if mode == "threads":
-        sessions = [_session(w) for w in work]
-        traces = [None] * len(work)
-        start = time.perf_counter() + 0.05
-        def run(i):
-            traces[i] = _loop(sessions[i], start, start + duration_s)
-        pool = [threading.Thread(target=run, args=(i,)) for i in range(len(work))]
-        for t in pool:
-            t.start()
-        for t in pool:
-            t.join()
-        for s in sessions:
-            s.close()
+        traces = _run_threads(work, duration_s)
     else:
         ctx = mp.get_context("spawn")
         barrier = ctx.Barrier(len(work))
@@ -130,6 +118,24 @@ def run_concurrent(models, *, duration_s: float | None = None, mode: str = "thre
                      "latency_ms": summarize(trace), "throughput_per_s": len(trace) / duration_s})
     return {"models": rows, "total_throughput_per_s": sum(r["throughput_per_s"] for r in rows),
             "duration_s": duration_s, "mode": mode}
+
+
+def _run_threads(work: list, duration_s: float) -> list:
+    """Each workload's trace, all in threads of this process over the same window."""
+    sessions = [_session(w) for w in work]
+    traces = [None] * len(work)
+    start = time.perf_counter() + 0.05
+
+    def run(i):
+        traces[i] = _loop(sessions[i], start, start + duration_s)
+    pool = [threading.Thread(target=run, args=(i,)) for i in range(len(work))]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    for s in sessions:
+        s.close()
+    return traces
 
 
 def thread_splits(total: int, n: int) -> list[tuple[int, ...]]:

@@ -12,6 +12,8 @@ import warnings
 from pathlib import Path
 
 MODEL_SUFFIXES = (".onnx", ".tflite")
+# which backends run which file format (the first is the default for that format)
+FORMAT_BACKENDS = {"onnx": ("onnxruntime", "tensorrt"), "tflite": ("tflite",)}
 
 
 def cache_dir() -> Path:
@@ -37,7 +39,7 @@ def zoo_input_shape(name: str) -> tuple:
     """Input shape ``(1, C, H, W)`` of a zoo model, from the dataset it was trained on."""
     from course_lib import zoo
 
-    dataset = zoo.REGISTRY[name].recipe.dataset
+    dataset = zoo.dataset(name)
     shapes = {"mnist": (1, 1, 28, 28), "digits": (1, 1, 8, 8), "cifar10": (1, 3, 32, 32)}
     if dataset not in shapes:
         raise ValueError(f"no known input shape for zoo model {name!r} (dataset {dataset!r}); pass input_shape=")
@@ -113,6 +115,33 @@ def sniff_format(data: bytes) -> str | None:
         return None
 
 
+def onnx_external_data(data: bytes) -> list[str]:
+    """The external data files an ONNX model's tensors reference (``data_location`` EXTERNAL),
+    in the graph and in every subgraph; empty for a self-contained model."""
+    import onnx
+
+    try:
+        model = onnx.load_model_from_string(data)
+    except Exception:  # noqa: BLE001 - not an ONNX model at all: no external data either
+        return []
+    found: list[str] = []
+
+    def tensors(graph):
+        yield from graph.initializer
+        yield from (s.values for s in graph.sparse_initializer)
+        for node in graph.node:
+            for attr in node.attribute:
+                yield from ([attr.t] if attr.HasField("t") else []) + list(attr.tensors)
+                for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+                    yield from tensors(sub)
+
+    for t in tensors(model.graph):
+        if t.data_location == onnx.TensorProto.EXTERNAL:
+            where = {e.key: e.value for e in t.external_data}.get("location", "?")
+            found.append(f"{t.name or '(unnamed)'} -> {where}")
+    return found
+
+
 def onnx_model_info(path) -> dict:
     """Size on disk, parameters (initializer elements) and MACs of Conv/Gemm/MatMul per sample."""
     import numpy as np
@@ -136,7 +165,8 @@ def onnx_macs(model) -> int:
     """
     import numpy as np
     import onnx
-    import onnxruntime as ort
+
+    from .backends.onnxruntime import session
 
     m = onnx.ModelProto()
     m.CopyFrom(model)
@@ -146,10 +176,7 @@ def onnx_macs(model) -> int:
     for name in dict.fromkeys(t for n in nodes for t in (n.input[0], n.input[1], n.output[0])):
         if name not in inits and name not in have:
             m.graph.output.append(onnx.ValueInfoProto(name=name))
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # keep every node
-    so.log_severity_level = 3
-    sess = ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    sess = session(m.SerializeToString(), graph_optimization="none")  # keep every node
     feeds = {}
     for i in sess.get_inputs():
         shape = [d if isinstance(d, int) and d > 0 else 1 for d in i.shape]

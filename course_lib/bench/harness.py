@@ -51,7 +51,7 @@ def benchmark(model, backend: str = "onnxruntime", scenario: str = "single-strea
                                         target_rel_iqr=target_rel_iqr)
     if scenario == "offline" and batch_size is None:
         batch_size = 32
-    loadable, shape, label, info = _resolve(model, backend, input_shape, batch_size)
+    loadable, shape, label, info = resolve(model, backend, input_shape, batch_size)
 
     meter, unreadable = (_energy.find_meter(cuda=_wants_cuda(backend, backend_options)) if energy else (None, {}))
     idle_w = meter.idle_watts(0.2 if _fast() else 1.0) if meter else 0.0
@@ -66,8 +66,7 @@ def benchmark(model, backend: str = "onnxruntime", scenario: str = "single-strea
     import_ms = 1e3 * (time.perf_counter() - t0)
     rss_scope = _reset_peak_rss()
     t0 = time.perf_counter()
-    session = mod.load(loadable, shape, threads=threads, 
-                       **({"batch_size": shape[0] if shape else batch_size or 1} if backend != "pytorch" else {}),
+    session = mod.load(loadable, shape, threads=threads, batch_size=shape[0] if shape else batch_size or 1,
                        **backend_options)
     load_ms = 1e3 * (time.perf_counter() - t0)
     try:
@@ -137,7 +136,7 @@ def _server(session, rule, load, rate):
                              "service_p99_ms": float(np.percentile(service, 99) * 1e3)}
 
 
-def _resolve(model, backend: str, input_shape, batch_size):
+def resolve(model, backend: str, input_shape, batch_size):
     """``(what the backend loads, full input shape or None, label, model facts)``."""
     shape = tuple(int(d) for d in input_shape) if input_shape is not None else None
     if isinstance(model, (str, Path)):
@@ -149,10 +148,9 @@ def _resolve(model, backend: str, input_shape, batch_size):
             fmt = "onnx" if path.suffix == ".onnx" else "tflite" if path.suffix == ".tflite" else None
             if fmt is None:
                 raise ValueError(f"{path}: expected an .onnx or .tflite file, or a zoo model name")
-            want = {"onnxruntime": "onnx", "tensorrt": "onnx", "tflite": "tflite"}.get(backend)
-            if want != fmt:
+            if backend not in export.FORMAT_BACKENDS[fmt]:
                 raise ValueError(f"backend {backend!r} cannot run a .{fmt} file; use "
-                                 f"{'onnxruntime or tensorrt' if fmt == 'onnx' else 'tflite'}")
+                                 f"{' or '.join(export.FORMAT_BACKENDS[fmt])}")
             info = export.onnx_model_info(path) if fmt == "onnx" else export.tflite_model_info(path)
             return path, _with_batch(shape, batch_size), path.name, info
         from course_lib import zoo

@@ -8,6 +8,8 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 
+from ..deprecation import deprecated_alias
+
 # name -> numpy dtype of the stored codebook entries (FP8: E4M3 "fn" variant without inf, and E5M2)
 CODEBOOKS = {
     "float32": np.dtype(np.float32),
@@ -62,8 +64,8 @@ def nearest(values, codebook) -> np.ndarray:
     return np.searchsorted(mids, v, side="left")
 
 
-def quantize(values, centroids, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Cast ``centroids`` to ``name`` and map every value to its nearest cast entry.
+def snap_to_codebook(values, centroids, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Cast ``centroids`` to the format ``name`` and map every value to its nearest cast entry.
 
     Returns ``(codebook float32 (k',), indices (n,))``: only entries that some value uses are
     kept (k' <= k), indices into that codebook.
@@ -72,3 +74,8 @@ def quantize(values, centroids, name: str) -> tuple[np.ndarray, np.ndarray]:
     idx = nearest(values, cb)
     used, idx = np.unique(idx, return_inverse=True)
     return cb[used], idx.ravel()
+
+
+# not quantization.quantize (a linear integer grid): this one snaps to a learned codebook
+quantize = deprecated_alias(snap_to_codebook, "course_lib.compression.quantize",
+                            "course_lib.compression.snap_to_codebook")

@@ -16,7 +16,7 @@ Either way each layer keeps at most its ``k`` values, so the compression rate an
 layout stay as they were (a cluster left empty is dropped, which can only raise the CR); the
 values are cast to the codebook format again at the end.
 
-This goes beyond the thesis, which did not retrain (spec section 2): it is the course's answer to
+This goes beyond the thesis, which did not retrain (``docs/method.md``, section 7): it is the course's answer to
 "how much of the accuracy loss is the clustering, and how much is the missing retraining?".
 PyTorch models only.
 """

@@ -15,28 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .checks import check_k, check_values
+
 METHODS = ("dp", "kmeans", "minibatch-kmeans", "gmm")
-
-
-def _check_values(values) -> np.ndarray:
-    v = np.asarray(values, dtype=np.float64).ravel()
-    if v.size == 0:
-        raise ValueError("cannot cluster an empty array of values")
-    if not np.all(np.isfinite(v)):
-        bad = int(np.count_nonzero(~np.isfinite(v)))
-        raise ValueError(f"values contain {bad} NaN/inf entries; clean the weights before sharing")
-    return v
-
-
-def _check_k(k, n_distinct: int, what: str = "k") -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise ValueError(f"{what} must be an int, got {k!r}")
-    if k < 1:
-        raise ValueError(f"{what} must be >= 1, got {k}")
-    if k > n_distinct:
-        raise ValueError(f"{what}={k} is larger than the number of distinct values ({n_distinct}); "
-                         f"use {what} <= {n_distinct}")
-    return int(k)
 
 
 class KMeans1DPath:
@@ -133,9 +114,9 @@ def kmeans1d_all(values, k_max: int) -> KMeans1DPath:
     ``values``: any array (flattened), finite. ``k_max`` must not exceed the number of distinct
     values. Deterministic; the SSE of each k is the global optimum.
     """
-    v = _check_values(values)
+    v = check_values(values)
     uniq, inverse, counts = np.unique(v, return_inverse=True, return_counts=True)
-    k_max = _check_k(k_max, len(uniq), "k_max")
+    k_max = check_k(k_max, len(uniq), "k_max")
     # centre before the prefix sums: keeps S2 - S1^2/W from cancelling catastrophically
     x = uniq - np.average(uniq, weights=counts)
     cw = counts.astype(np.float64)
@@ -169,8 +150,8 @@ def cluster1d(values, k: int, method: str = "dp", seed: int = 0) -> tuple[np.nda
         raise ValueError(f"unknown clustering method {method!r}; choose one of {', '.join(METHODS)}")
     if method == "dp":
         return kmeans1d(values, k)
-    v = _check_values(values)
-    _check_k(k, len(np.unique(v)))
+    v = check_values(values)
+    check_k(k, len(np.unique(v)))
     X = v.reshape(-1, 1)
     if method == "kmeans":
         from sklearn.cluster import KMeans

@@ -1,4 +1,4 @@
-"""Compression rate of weight sharing (spec section 1).
+"""Compression rate of weight sharing (``docs/method.md``, section 1).
 
 A group of ``p`` weights of ``value_bits`` bits shared with ``k`` clusters stores ``p`` indices of
 ``b_k = ceil(log2 k)`` bits (0 when k = 1) and a codebook of ``k`` entries, counted as in the

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from .codebook import check_codebook, codebook_bits, quantize
-from .kmeans1d import _check_k, _check_values, cluster1d
+from .codebook import check_codebook, codebook_bits, snap_to_codebook
+from .checks import check_k, check_ks, check_values
+from .kmeans1d import cluster1d
 from .layers import adapter
 from .rate import compression_rate, index_bits
 
@@ -76,33 +77,18 @@ def share_values(values, k: int, codebook: str = "float32", method: str = "dp",
     """
     check_codebook(codebook)
     centroids, _ = cluster1d(values, k, method, seed)
-    return quantize(values, centroids, codebook)
+    return snap_to_codebook(values, centroids, codebook)
 
 
 def _check_ks(ks, layers) -> list[int]:
-    if isinstance(ks, dict):
-        unknown = set(ks) - {l.name for l in layers}
-        if unknown:
-            raise ValueError(f"unknown layer names {sorted(unknown)}; the weight layers are "
-                             f"{[l.name for l in layers]}")
-        missing = [l.name for l in layers if l.name not in ks]
-        if missing:
-            raise ValueError(f"no k given for layers {missing}")
-        ks = [ks[l.name] for l in layers]
-    ks = list(ks)
-    if len(ks) != len(layers):
-        raise ValueError(f"ks has {len(ks)} entries but the model has {len(layers)} weight layers "
-                         f"({', '.join(l.name for l in layers)}); give one k per layer")
-    for k, l in zip(ks, layers):
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"k for layer {l.name!r} must be an int >= 1, got {k!r}")
-    return [int(k) for k in ks]
+    # the old private helper, for modules not yet moved to compression.checks.check_ks
+    return check_ks(ks, [l.name for l in layers])
 
 
 def share_model(model, ks, *, codebook: str = "float32", method: str = "dp", order=None,
                 freeze: bool = False, retrain=None, inplace: bool = False, seed: int = 0,
                 progress: bool = False) -> Shared:
-    """Per-layer weight sharing (spec sections 1-2).
+    """Per-layer weight sharing (``docs/method.md``, sections 1-2).
 
     ``ks``: one int per weight layer (in :func:`weight_layers` order) or ``{name: k}``.
     ``order``: layer names in the order to compress them (default input -> output).
@@ -114,7 +100,7 @@ def share_model(model, ks, *, codebook: str = "float32", method: str = "dp", ord
     check_codebook(codebook)
     ad = adapter(model if inplace else adapter(model).clone())
     layers = ad.layers
-    ks = _check_ks(ks, layers)
+    ks = check_ks(ks, [l.name for l in layers])
     names = [l.name for l in layers]
     order = list(order) if order is not None else names
     if sorted(order) != sorted(names):
@@ -162,12 +148,12 @@ def _freeze(ad, i):
 
 def share_whole(model, k: int, *, codebook: str = "float32", method: str = "dp",
                 inplace: bool = False, seed: int = 0) -> Shared:
-    """Whole-model weight sharing (spec section 8): all weights pooled, one ``k``, one codebook."""
+    """Whole-model weight sharing (``docs/method.md``, section 2): all weights pooled, one ``k``, one codebook."""
     check_codebook(codebook)
     ad = adapter(model if inplace else adapter(model).clone())
     weights = [ad.get(i) for i in range(len(ad.layers))]
-    pooled = _check_values(np.concatenate([w.ravel() for w in weights]))
-    _check_k(k, len(np.unique(pooled)))
+    pooled = check_values(np.concatenate([w.ravel() for w in weights]))
+    check_k(k, len(np.unique(pooled)))
     cb, idx = share_values(pooled, k, codebook, method, seed)
     codes, start = [], 0
     for i, (l, w) in enumerate(zip(ad.layers, weights)):
@@ -180,7 +166,7 @@ def share_whole(model, k: int, *, codebook: str = "float32", method: str = "dp",
 
 def whole_model_sweep(model, k_values, splits: dict, *, codebook: str = "float32",
                       progress: bool = True) -> list[dict]:
-    """Whole-model sharing for each ``k`` in ``k_values`` (spec section 8), with one DP pass.
+    """Whole-model sharing for each ``k`` in ``k_values`` (``docs/method.md``, section 2), with one DP pass.
 
     ``splits``: ``{"val": (x, y), "test": (x, y), ...}``. Returns one row per k:
     ``{"k", "index_bits", "cr_true", "cr_thesis_mean", "<split>_accuracy", ...}`` (fractions);
@@ -191,14 +177,14 @@ def whole_model_sweep(model, k_values, splits: dict, *, codebook: str = "float32
     check_codebook(codebook)
     ad = adapter(adapter(model).clone())
     weights = [ad.get(i) for i in range(len(ad.layers))]
-    pooled = _check_values(np.concatenate([w.ravel() for w in weights]))
+    pooled = check_values(np.concatenate([w.ravel() for w in weights]))
     k_values = [int(k) for k in k_values]
     for k in k_values:
-        _check_k(k, len(np.unique(pooled)))
+        check_k(k, len(np.unique(pooled)))
     path = kmeans1d_all(pooled, max(k_values))
     rows = []
     for k in tqdm(k_values, desc="whole-model sweep", disable=not progress):
-        cb, idx = quantize(pooled, path.centroids(k), codebook)
+        cb, idx = snap_to_codebook(pooled, path.centroids(k), codebook)
         shared, start = cb[idx], 0
         for i, w in enumerate(weights):
             ad.set(i, shared[start:start + w.size])

@@ -1,4 +1,4 @@
-"""Evolutionary and swarm search over discrete spaces, with an ask/tell core (issue 4).
+"""Evolutionary and swarm search over discrete spaces, with an ask/tell core.
 
     from course_lib import search
     space = search.Space.integers([range(1, 51)] * 5)
@@ -6,8 +6,9 @@
     res = search.run(problem, algo, budget=400, fitness=search.TargetFitness.extreme(), out_dir="runs/a")
 
 Problems are callables ``genes -> dict`` kept apart from algorithms (pymoo style); the runner
-adds budgets, a JSONL history, atomic checkpoints, resume and parallel evaluation.
-LeNet-5 weight-sharing search: :mod:`course_lib.search.compress` and ``course-lib compress``.
+adds budgets, a JSONL history, atomic checkpoints, resume and parallel evaluation. The toolkit
+imports nothing else of the project; weight-sharing compression of a zoo model built on it is
+:mod:`course_lib.pipeline` (``course-lib compress``).
 """
 from .algorithms import (ALGORITHMS, PSO, Algorithm, BlackHolePSO, GeneticAlgorithm, RandomSearch,
                          SimulatedAnnealing, make)

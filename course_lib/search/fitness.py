@@ -1,7 +1,7 @@
 """Fitness functions the runner maximises, each computed from an evaluation result dict.
 
 - :class:`Objective`: one number from the result (synthetic functions, latency, ...).
-- :class:`TargetFitness`: the thesis's distance to a target point (spec §5)::
+- :class:`TargetFitness`: the thesis's distance to a target point (``docs/method.md``, section 4)::
 
       Fit = 1 / sqrt((1 - ACC/ACC_t)^2 + (1 - CR/CR_t)^2)
 
@@ -18,6 +18,7 @@ Accuracies are fractions in [0, 1] everywhere.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Sequence
 
 from .pareto import ParetoArchive
@@ -112,17 +113,25 @@ class TargetFitness:
 
     @classmethod
     def relative(cls, kind: str, baseline_accuracy: float, cr_target: float, *,
-                 acc_margin: float = 0.0036, threshold_loss: float = 0.01, **kw) -> "TargetFitness":
+                 margin_points: float = 0.36, max_loss_points: float = 1.0, threshold_loss: float | None = None,
+                 **kw) -> "TargetFitness":
         """The thesis's targets re-anchored on *our* baseline accuracy (the course default).
 
         The thesis aimed at 99 % from a 98.64 % baseline (+0.36 point) and let the dynamic target
-        move for solutions above 97 %; ours has a different baseline, so the target is
-        ``baseline + acc_margin`` and the accuracy threshold ``baseline - threshold_loss``
-        (1 point: the loss the course accepts). ``kind`` is static, dynamic or extreme.
+        move for solutions above 97 %; ours has a different baseline, so the target accuracy is
+        ``baseline_accuracy`` plus ``margin_points`` percentage points and the threshold is
+        ``max_loss_points`` below it (1 point: the loss the course accepts). ``kind`` is static,
+        dynamic or extreme. ``threshold_loss`` (a fraction) is the deprecated form of
+        ``max_loss_points``.
         """
+        if threshold_loss is not None:
+            warnings.warn("TargetFitness.relative(threshold_loss=...) is deprecated; use max_loss_points= "
+                          "(percentage points, 100 x the fraction)", DeprecationWarning, stacklevel=2)
+            max_loss_points = threshold_loss * 100
         if not 0 < baseline_accuracy <= 1:
             raise ValueError(f"baseline_accuracy is a fraction in (0, 1], got {baseline_accuracy}")
-        kw.setdefault("thresholds", (baseline_accuracy - threshold_loss, 1.0))
+        acc_margin = margin_points / 100
+        kw.setdefault("thresholds", (baseline_accuracy - max_loss_points / 100, 1.0))
         if kind == "static":
             return cls.static(baseline_accuracy + acc_margin, cr_target, **kw)
         if kind == "dynamic":

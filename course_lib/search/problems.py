@@ -35,7 +35,7 @@ class OneMax:
 class ToyCompression:
     """A stand-in for weight sharing: per-layer cluster counts ``ks`` -> accuracy and true CR.
 
-    Fewer clusters compress more (CR from the spec §1 formula with 32-bit weights and a 32-bit
+    Fewer clusters compress more (CR from the true-CR formula of ``docs/method.md`` with 32-bit weights and a 32-bit
     codebook) but cost accuracy: layer ``l`` loses ``sensitivity[l] / k**2`` of accuracy.
     The trade-off is smooth and known, so tests can check what a search should find.
     """

@@ -130,31 +130,8 @@ def run(problem: Callable, algorithm, *, budget: int, fitness=None, out_dir: str
     fitness = fitness if fitness is not None else Objective("value")
     archive = ParetoArchive(archive_ref) if archive_keys else None
     out = Path(out_dir) if out_dir is not None else None
-    memo: dict[str, dict] = {}
-    history: list[dict] = []
-    evaluations = iteration = 0
-    elapsed_before = 0.0
-
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        ckpt_path = out / CHECKPOINT
-        if resume and ckpt_path.exists():
-            ckpt = json.loads(ckpt_path.read_text())
-            algorithm.load_state_dict(ckpt["algorithm"])
-            fitness.load_state_dict(ckpt["fitness"])
-            if archive is not None:
-                archive.load_state_dict(ckpt["archive"])
-            memo = {k: v for k, v in ckpt["memo"]}
-            evaluations, iteration, elapsed_before = ckpt["evaluations"], ckpt["iteration"], ckpt["seconds"]
-            history = read_history(out)[:evaluations]  # drop the iteration the crash interrupted
-        elif not resume and (out / HISTORY).exists() and (out / HISTORY).stat().st_size:
-            raise FileExistsError(f"{out} already holds a run; resume it (resume=True) or pick a new folder")
-        with open(out / HISTORY, "w") as f:  # rewrite: exactly the checkpointed records
-            f.writelines(json.dumps(r) + "\n" for r in history)
-        log = open(out / HISTORY, "a")
-    else:
-        log = None
-
+    memo, history, evaluations, iteration, elapsed_before = _restore(out, resume, algorithm, fitness, archive)
+    log = open(out / HISTORY, "a") if out is not None else None
     t_start = time.perf_counter()
     bar = tqdm(total=budget, initial=evaluations, disable=not progress, desc=algorithm.name, unit="eval")
     try:
@@ -183,22 +160,47 @@ def run(problem: Callable, algorithm, *, budget: int, fitness=None, out_dir: str
             iteration += 1
             bar.update(len(batch))
             if out is not None:
-                atomic_write_json(out / CHECKPOINT, {
-                    "evaluations": evaluations, "iteration": iteration,
-                    "seconds": elapsed_before + time.perf_counter() - t_start,
-                    "algorithm": algorithm.state_dict(), "fitness": fitness.state_dict(),
-                    "archive": archive.state_dict() if archive is not None else None,
-                    "memo": list(memo.items()),
-                })
+                atomic_write_json(out / CHECKPOINT, {"evaluations": evaluations, "iteration": iteration,
+                                                     "seconds": elapsed_before + time.perf_counter() - t_start,
+                                                     **_states(algorithm, fitness, archive),
+                                                     "memo": list(memo.items())})
             if callback is not None:
                 callback(records)
     finally:
         bar.close()
-        if log is not None:
-            log.close()
+        log is not None and log.close()
     best_genes, best_fitness = algorithm.best()
     return RunResult(best_genes, best_fitness, evaluations, elapsed_before + time.perf_counter() - t_start,
                      history, archive, out, {"seconds_before": elapsed_before})
+
+
+def _restore(out: Path | None, resume: bool, algorithm, fitness, archive):
+    """``(memo, history, evaluations, iteration, seconds before)`` of the run in ``out``: loaded
+    from its checkpoint into ``algorithm``, ``fitness`` and ``archive`` when resuming, else fresh;
+    the history file is rewritten to exactly the checkpointed records."""
+    memo, history, evaluations, iteration, elapsed_before = {}, [], 0, 0, 0.0
+    if out is None:
+        return memo, history, evaluations, iteration, elapsed_before
+    out.mkdir(parents=True, exist_ok=True)
+    if resume and (out / CHECKPOINT).exists():
+        ckpt = json.loads((out / CHECKPOINT).read_text())
+        algorithm.load_state_dict(ckpt["algorithm"])
+        fitness.load_state_dict(ckpt["fitness"])
+        if archive is not None:
+            archive.load_state_dict(ckpt["archive"])
+        memo = {k: v for k, v in ckpt["memo"]}
+        evaluations, iteration, elapsed_before = ckpt["evaluations"], ckpt["iteration"], ckpt["seconds"]
+        history = read_history(out)[:evaluations]  # drop the iteration the crash interrupted
+    elif not resume and (out / HISTORY).exists() and (out / HISTORY).stat().st_size:
+        raise FileExistsError(f"{out} already holds a run; resume it (resume=True) or pick a new folder")
+    with open(out / HISTORY, "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in history)
+    return memo, history, evaluations, iteration, elapsed_before
+
+
+def _states(algorithm, fitness, archive) -> dict:
+    return {"algorithm": algorithm.state_dict(), "fitness": fitness.state_dict(),
+            "archive": archive.state_dict() if archive is not None else None}
 
 
 def _evaluate(problem, batch, memo, executor):

@@ -1,8 +1,7 @@
 """ONNX Runtime with the CPU, CUDA or TensorRT execution provider; threads set and recorded."""
 from __future__ import annotations
 
-import time
-
+from ..measure import perf_counter_timer
 from .base import BackendUnavailable, Session, check_threads, random_input, reject_unknown
 
 NAME = "onnxruntime"
@@ -31,6 +30,31 @@ def check(provider: str = "cpu", **_) -> str | None:
     return None
 
 
+GRAPH_OPTIMIZATION = {"none": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED",
+                      "all": "ORT_ENABLE_ALL"}
+
+
+def session(model, *, graph_optimization: str = "all", threads: int | None = None,
+            inter_op_threads: int | None = None, providers=("CPUExecutionProvider",)):
+    """An ``onnxruntime.InferenceSession`` of ``model`` (a path or the serialized bytes) with the
+    course's settings: warnings-only logging, sequential execution, ``threads`` intra-op threads
+    (None: ORT's default). The one place where sessions are configured."""
+    import onnxruntime as ort
+
+    if graph_optimization not in GRAPH_OPTIMIZATION:
+        raise ValueError(f"graph_optimization must be one of {list(GRAPH_OPTIMIZATION)}, got {graph_optimization!r}")
+    so = ort.SessionOptions()
+    so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, GRAPH_OPTIMIZATION[graph_optimization])
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.log_severity_level = 3
+    if threads is not None:
+        so.intra_op_num_threads = threads
+    if inter_op_threads is not None:
+        so.inter_op_num_threads = inter_op_threads
+    return ort.InferenceSession(model if isinstance(model, bytes) else str(model), sess_options=so,
+                                providers=list(providers))
+
+
 def load(path, input_shape=None, *, threads=None, provider: str = "cpu", graph_optimization: str = "all",
          inter_op_threads: int | None = 1, fp16: bool = False, device_id: int = 0, batch_size: int = 1,
          **options) -> Session:
@@ -43,20 +67,9 @@ def load(path, input_shape=None, *, threads=None, provider: str = "cpu", graph_o
     import numpy as np
     import onnxruntime as ort
 
-    levels = {"none": ort.GraphOptimizationLevel.ORT_DISABLE_ALL, "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-              "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED, "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}
-    if graph_optimization not in levels:
-        raise ValueError(f"graph_optimization must be one of {list(levels)}, got {graph_optimization!r}")
-    so = ort.SessionOptions()
-    so.graph_optimization_level = levels[graph_optimization]
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.log_severity_level = 3
-    if threads is not None:
-        so.intra_op_num_threads = threads
-    if inter_op_threads is not None:
-        so.inter_op_num_threads = check_threads(inter_op_threads)
-    providers = _provider_list(provider, fp16, device_id)
-    sess = ort.InferenceSession(str(path), sess_options=so, providers=providers)
+    sess = session(path, graph_optimization=graph_optimization, threads=threads,
+                   inter_op_threads=check_threads(inter_op_threads) if inter_op_threads is not None else None,
+                   providers=_provider_list(provider, fp16, device_id))
 
     inp = sess.get_inputs()[0]
     if len(sess.get_inputs()) > 1:
@@ -88,13 +101,7 @@ def load(path, input_shape=None, *, threads=None, provider: str = "cpu", graph_o
 
         def step():
             return run(None, feeds)
-    clock = time.perf_counter
-
-    def timed_step() -> float:
-        t0 = clock()
-        step()
-        return clock() - t0
-
+    timed_step = perf_counter_timer(step)
     so_threads = sess.get_session_options()
     recorded = {"provider": PROVIDERS[provider], "providers_in_use": used, "threads": threads,
                 "intra_op_num_threads": so_threads.intra_op_num_threads,

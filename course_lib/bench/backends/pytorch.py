@@ -1,8 +1,7 @@
 """PyTorch eager or ``torch.compile``; CPU timed with perf_counter, CUDA with CUDA events."""
 from __future__ import annotations
 
-import time
-
+from ..measure import perf_counter_timer
 from .base import BackendUnavailable, Session, check_threads, random_input, reject_unknown
 
 NAME = "pytorch"
@@ -28,9 +27,13 @@ def check(device: str = "cpu", **_) -> str | None:
 
 
 def load(model, input_shape, *, threads=None, device: str = "cpu", dtype: str = "fp32",
-         compile: bool = False, compile_mode: str | None = None, **options) -> Session:
-    """``model``: a ``torch.nn.Module``; ``input_shape``: full shape incl. batch, ``(N, C, H, W)``."""
+         compile: bool = False, compile_mode: str | None = None, batch_size: int | None = None,
+         **options) -> Session:
+    """``model``: a ``torch.nn.Module``; ``input_shape``: full shape incl. batch, ``(N, C, H, W)``
+    (``batch_size``, as every backend takes it, must agree with its first dimension)."""
     reject_unknown(NAME, options, OPTIONS)
+    if batch_size is not None and input_shape is not None and batch_size != input_shape[0]:
+        raise ValueError(f"batch_size={batch_size} disagrees with input_shape {tuple(input_shape)}")
     threads = check_threads(threads)
     if dtype not in ("fp32", "fp16"):
         raise ValueError(f"dtype must be 'fp32' or 'fp16', got {dtype!r}")
@@ -58,34 +61,11 @@ def load(model, input_shape, *, threads=None, device: str = "cpu", dtype: str = 
     if compile:
         net = torch.compile(net, mode=compile_mode)
 
-    def step():
-        return net(x)
-
     if cuda:
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-
-        def timed_step() -> float:
-            start.record()
-            net(x)
-            end.record()
-            end.synchronize()
-            return start.elapsed_time(end) / 1e3  # elapsed_time is in milliseconds
-
-        def blocking_step():
-            out = net(x)
-            torch.cuda.synchronize()
-            return out
-        torch.cuda.reset_peak_memory_stats(device)
-        max_alloc = lambda: int(torch.cuda.max_memory_allocated(device))  # noqa: E731
+        blocking_step, timed_step, max_alloc = _cuda_steps(net, x, device)
     else:
-        clock = time.perf_counter
-
-        def timed_step() -> float:
-            t0 = clock()
-            net(x)
-            return clock() - t0
-        blocking_step = step
-        max_alloc = lambda: None  # noqa: E731
+        blocking_step = lambda: net(x)  # noqa: E731
+        timed_step, max_alloc = perf_counter_timer(blocking_step), lambda: None
 
     def close():
         torch.set_num_threads(old_threads)
@@ -107,3 +87,25 @@ def devices() -> list[str]:
     except ImportError:
         return []
     return ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+
+
+def _cuda_steps(net, x, device: str):
+    """``(blocking step, timed step in s by CUDA events, peak allocated bytes)`` on a GPU."""
+    import torch
+
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+
+    def timed_step() -> float:
+        start.record()
+        net(x)
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) / 1e3  # elapsed_time is in milliseconds
+
+    def blocking_step():
+        out = net(x)
+        torch.cuda.synchronize()
+        return out
+
+    torch.cuda.reset_peak_memory_stats(device)
+    return blocking_step, timed_step, lambda: int(torch.cuda.max_memory_allocated(device))

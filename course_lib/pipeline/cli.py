@@ -10,17 +10,20 @@ import argparse
 from pathlib import Path
 
 from ..cli import CLIError
-from .compress import ALGOS, TARGET_KINDS, compress
+from ..search.algorithms import ALGORITHMS
+from .compress import compress
+from .config import TARGET_KINDS, CompressConfig
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "compress", help="search per-layer weight-sharing cluster counts (GA, PSO, black hole, random)",
         description="Search per-layer cluster counts of a zoo model on the validation split; report the best "
-                    "vector (highest true CR within --max-loss points of validation accuracy) on the test split.",
+                    "vector (highest true CR within --max-loss points of validation accuracy) on the test split. "
+                    "The method: docs/method.md.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--model", default="lenet5-tanh", help="zoo model name (course-lib zoo list)")
-    p.add_argument("--algo", default="ga", choices=ALGOS, help="search algorithm")
+    p.add_argument("--algo", default="ga", choices=list(ALGORITHMS), help="search algorithm")
     p.add_argument("--budget", type=int, default=400, help="fitness evaluations")
     p.add_argument("--codebook", default="float16",
                    help="codebook format: float32, float16, bfloat16, float8_e4m3, float8_e5m2")
@@ -39,9 +42,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--k-max", type=int, default=50, help="largest cluster count per layer (the thesis: 50)")
     p.add_argument("--workers", type=int, default=0, help="evaluate each batch in this many processes")
     p.add_argument("--cache-dir", help="where clusterings and the reduced space are cached (default: beside --out)")
-    p.add_argument("--finetune", action="store_true",
-                   help="after the search, tune the clustering space of the best vector (spec section 7; "
-                        "about 250 more evaluations)")
+    p.add_argument("--focus", action="store_true",
+                   help="after the search, sweep the clustering's focus for the best vector (the thesis's "
+                        "'fine-tuning' of the clustering space; trains nothing; about 250 more evaluations)")
+    p.add_argument("--finetune", dest="focus", action="store_true", help=argparse.SUPPRESS)  # old name of --focus
     p.add_argument("--retrain", type=int, default=16, metavar="EPOCHS",
                    help="after the search, fine-tune the best vectors' shared models this many epochs on the training "
                         "split with their cluster counts fixed (same CR); 0 = search only, as the thesis")
@@ -54,22 +58,33 @@ def add_parser(subparsers) -> None:
     p.add_argument("--keep-indices", action="store_true",
                    help="retrain only the codebook values, every weight keeps its cluster (Deep Compression's "
                         "trained quantization); default: weights may move to their nearest centroid (as TFMOT)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
+                   help="progress bars")
     p.set_defaults(func=_main)
 
 
+def config_from_args(args) -> CompressConfig:
+    """The :class:`CompressConfig` the command-line flags describe."""
+    return CompressConfig(model_name=args.model, algo=args.algo, budget=args.budget, codebook_format=args.codebook,
+                          target=args.target, seed=args.seed, max_loss_points=args.max_loss,
+                          reduce_loss_points=args.reduce_loss, absolute=args.absolute, cr_key=args.cr_key,
+                          k_max=args.k_max, retrain_epochs=args.retrain, keep_indices=args.keep_indices,
+                          retrain_slack_points=args.retrain_slack, refine_steps=args.refine)
+
+
 def _main(args) -> int:
-    if args.resume:
-        out, resume = Path(args.resume), True
-    else:
-        if args.budget < 1:
-            raise ValueError(f"--budget must be >= 1 evaluation, got {args.budget}")
-        out = Path(args.out or f"runs/{args.model}-{args.algo}-{args.target}-{args.codebook}-s{args.seed}")
-        resume = False
+    config = None if args.resume else config_from_args(args)
+    out = Path(args.resume or args.out or f"runs/{args.model}-{args.algo}-{args.target}-{args.codebook}-s{args.seed}")
     try:
-        r = _compress(args, out, resume)
+        r = compress(config, out, resume=bool(args.resume), workers=args.workers, cache_dir=args.cache_dir,
+                     focus=args.focus, progress=args.progress).to_dict()
     except FileExistsError as e:  # the folder holds a run: a user mistake, not a crash
         raise CLIError(str(e)) from None
+    return _report(r, out)
+
+
+def _report(r: dict, out: Path) -> int:
+    """Print what a run delivered; exit status 1 when no vector is within the loss."""
     print(f"run: {out}  ({r['evaluations']} evaluations, {r['unique_evaluations']} distinct, {r['seconds']:.1f} s)")
     if r["ks"] is None:
         print(f"no vector within {r['max_loss']} point(s) of the validation baseline "
@@ -97,17 +112,9 @@ def _main(args) -> int:
           f"loss {100 * r['test_accuracy_loss']:.2f} points)")
     if "file_bytes" in r:
         print(f"compressed model: {out / 'compressed.ews'} ({r['file_bytes']:,} bytes)")
-    if "finetune" in r:
-        ft = r["finetune"]
-        print(f"fine-tuned clustering: validation {100 * ft['val_accuracy']:.2f} %, test {100 * ft['test_accuracy']:.2f} % "
+    if "focus" in r:
+        ft = r["focus"]
+        print(f"focus sweep of the clustering: validation {100 * ft['val_accuracy']:.2f} %, test {100 * ft['test_accuracy']:.2f} % "
               f"(loss {100 * ft['test_accuracy_loss']:.2f} points) at true CR {ft['cr_true']:.2f}")
     print(f"result: {out / 'result.json'}")
     return 0
-
-
-def _compress(args, out: Path, resume: bool) -> dict:
-    return compress(args.model, args.algo, args.budget, args.codebook, args.target, args.seed, out, resume=resume,
-                    max_loss=args.max_loss, reduce_loss=args.reduce_loss, absolute=args.absolute, cr_key=args.cr_key,
-                    k_max=args.k_max, workers=args.workers, cache_dir=args.cache_dir, progress=not args.no_progress,
-                    finetune=args.finetune, retrain=args.retrain, keep_indices=args.keep_indices,
-                    retrain_slack=args.retrain_slack, refine=args.refine)
