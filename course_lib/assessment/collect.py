@@ -45,7 +45,8 @@ def read_worksheet(path, utc_offset: str = "+00:00") -> dict[str, dict]:
             modified = (row.get("Last modified (submission)") or "").strip()
             stamp = None
             if modified and modified != "-":
-                stamp = dateparser.parse(modified).strftime("%Y-%m-%d %H:%M:%S") + " " + utc_offset.replace(":", "")
+                # one token with the offset: nbgrader's parse_utc reads a separate "+0100" as seconds
+                stamp = dateparser.parse(modified).strftime("%Y-%m-%dT%H:%M:%S") + utc_offset
             rows[m.group(1)] = {"student_id": student or f"participant{m.group(1)}", "timestamp": stamp}
     return rows
 

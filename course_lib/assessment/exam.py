@@ -157,7 +157,7 @@ def make_exam(root: Path, students: list[str], seed: int | None = None, bank_pat
 
 def grade_exam(root: Path) -> dict[str, float]:
     """Score the closed items of every submitted exam into the gradebook; return points per student."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     root = Path(root).resolve()
     path = _variants_file(root)
@@ -167,7 +167,7 @@ def grade_exam(root: Path) -> dict[str, float]:
     record = json.loads(path.read_text())
     bank, name = _bank.load_bank(record["bank"]), record["assignment"]
     totals = {}
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+    with _term.gradebook(root) as gb:
         for student, item_ids in record["students"].items():
             nb_path = root / "submitted" / student / name / NOTEBOOK
             try:

@@ -54,7 +54,7 @@ def schedule(root: Path = _term.DEFAULT_ROOT, solutions: Path | None = None) -> 
     An assignment not yet in the gradebook is generated first from ``solutions`` (its grade cells
     must be recorded before anyone is graded), so run this after adding an assignment.
     """
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     from course_lib import grading
 
@@ -67,7 +67,7 @@ def schedule(root: Path = _term.DEFAULT_ROOT, solutions: Path | None = None) -> 
         if name not in known:
             print(f"schedule: {name} has a due date but no folder in {solutions}; skipped (add it, or remove the date)")
             continue
-        with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        with _term.gradebook(root) as gb:
             try:
                 gb.find_assignment(name)
                 recorded = True
@@ -75,7 +75,7 @@ def schedule(root: Path = _term.DEFAULT_ROOT, solutions: Path | None = None) -> 
                 recorded = False
         if not recorded:
             grading.generate(root, solutions, labs=None, names=[name])
-        with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        with _term.gradebook(root) as gb:
             # nbgrader compares naive UTC times
             gb.update_or_create_assignment(name, duedate=due.astimezone(timezone.utc).replace(tzinfo=None))
         done[name] = due

@@ -1,7 +1,8 @@
 """The course total per student, read from nbgrader's gradebook with the term's components.
 
 Each weighted component counts ``points * (sum of scores - late penalties) / (sum of maxima)`` over
-its assignments. A component with an assignment not submitted, or not fully graded by hand, is
+its assignments; the late policy of ``term.toml`` is applied to the final (hand-graded) score.
+A component with an assignment not submitted, or not fully graded by hand, is
 **not** counted as zero silently: the row names it in ``missing`` and its result is INCOMPLETE.
 Components worth 0 points (the labs by default) are reported as a fraction, for information.
 """
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import term as _term
+from .late import late_penalty
 
 OUTPUT = "course_totals.csv"
 
@@ -35,7 +37,7 @@ class Row:
     result: str = ""
 
 
-def _assignment_scores(gb, student: str, name: str):
+def _assignment_scores(gb, student: str, name: str, policy: _term.LatePolicy):
     """``(score after penalty, max score, problem or None)`` of one student's assignment."""
     from nbgrader.api import MissingEntry
 
@@ -49,7 +51,10 @@ def _assignment_scores(gb, student: str, name: str):
         return 0.0, maximum, f"{name} not submitted"
     if sub.needs_manual_grade:
         return 0.0, maximum, f"{name} not fully graded (formgrader: Manual Grading)"
-    return float(sub.score) - float(sub.late_submission_penalty or 0.0), float(sub.max_score), None
+    # the policy is applied to the final score: nbgrader's own penalty was computed at autograde
+    # time, before any hand grading, and would be 0 for a seminar paper graded later
+    penalty = late_penalty(float(sub.score), float(sub.total_seconds_late or 0.0), policy)
+    return float(sub.score) - penalty, float(sub.max_score), None
 
 
 def student_row(gb, student: str, t: _term.Term) -> Row:
@@ -58,7 +63,7 @@ def student_row(gb, student: str, t: _term.Term) -> Row:
         got = maximum = 0.0
         problems = []
         for name in comp.assignments:
-            s, m, problem = _assignment_scores(gb, student, name)
+            s, m, problem = _assignment_scores(gb, student, name, t.late)
             got, maximum = got + s, maximum + m
             if problem:
                 problems.append(problem)
@@ -81,14 +86,12 @@ def student_row(gb, student: str, t: _term.Term) -> Row:
 
 def course_totals(root: Path = _term.DEFAULT_ROOT, csv_path: Path | None = None) -> list[Row]:
     """One :class:`Row` per student of the gradebook; written to ``ROOT/course_totals.csv``."""
-    from nbgrader.api import Gradebook
-
     root = Path(root).resolve()
     t = _term.load(root)
     db = root / "gradebook.db"
     if not db.is_file():
         raise FileNotFoundError(f"no gradebook {db}: run make labs and make autograde first")
-    with Gradebook(f"sqlite:///{db}") as gb:
+    with _term.gradebook(root) as gb:
         rows = [student_row(gb, s.id, t) for s in sorted(gb.students, key=lambda s: s.id)]
     write_csv(rows, t, Path(csv_path) if csv_path else root / OUTPUT)
     return rows

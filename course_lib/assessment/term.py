@@ -120,3 +120,20 @@ def load(root: Path = DEFAULT_ROOT) -> Term:
 
 def now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def gradebook(root: Path):
+    """nbgrader's ``Gradebook`` of ``ROOT/gradebook.db`` (a context manager).
+
+    A new gradebook is migrated by nbgrader's ``alembic`` command: it must be on PATH, next to
+    this Python, even when the environment was not activated.
+    """
+    import os
+    import sys
+
+    from nbgrader.api import Gradebook
+
+    bindir = str(Path(sys.executable).parent)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([bindir, os.environ.get("PATH", "")])
+    return Gradebook(f"sqlite:///{Path(root) / 'gradebook.db'}")
