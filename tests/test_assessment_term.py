@@ -250,3 +250,12 @@ def test_course_totals_letters_and_results(term):
     assert t["carol"]["exam_points"] == "" and t["carol"]["result"] == "INCOMPLETE" and t["carol"]["letter"] == ""
     assert "exam: final_exam not submitted" in t["carol"]["missing"]
     assert "MISSING" in term["rollup"] and "INCOMPLETE" in term["rollup"]
+
+
+def test_regrading_keeps_hand_given_scores(term):
+    """`make autograde` again (e.g. after a fixed test) must not undo formgrader's work."""
+    run("finish-autograde", root=term["root"], solutions=term["solutions"])
+    run("rollup", root=term["root"], solutions=term["solutions"], )
+    with open(term["root"] / "course_totals.csv") as f:
+        again = {r["student_id"]: r for r in csv.DictReader(f)}
+    assert again == term["totals"]
