@@ -49,7 +49,9 @@ def _assignment_scores(gb, student: str, name: str, policy: _term.LatePolicy):
         sub = gb.find_submission(name, student)
     except MissingEntry:
         return 0.0, maximum, f"{name} not submitted"
-    if sub.needs_manual_grade:
+    # a cell without any score is ungraded; nbgrader also flags hand-scored cells "for review"
+    # after every re-autograde, but their scores stand, so that flag alone does not count
+    if any(g.manual_score is None and g.auto_score is None for nb in sub.notebooks for g in nb.grades):
         return 0.0, maximum, f"{name} not fully graded (formgrader: Manual Grading)"
     # the policy is applied to the final score: nbgrader's own penalty was computed at autograde
     # time, before any hand grading, and would be 0 for a seminar paper graded later
