@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import nbformat
@@ -136,3 +137,15 @@ def test_cli_reports_bad_input_without_a_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "course_lib.assessment", "--root", str(tmp_path), "rollup"],
                           capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 2 and "term.toml" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_feedback_is_packed_per_student(tmp_path):
+    from course_lib.assessment import autograde
+
+    for student in ("alice", "bob"):
+        (tmp_path / "feedback" / student / "lab03").mkdir(parents=True)
+        (tmp_path / "feedback" / student / "lab03" / "lab03.html").write_text(f"<p>{student}</p>")
+    made = autograde.pack_feedback(tmp_path)
+    assert [p.name for p in made] == ["alice.zip", "bob.zip"]
+    with zipfile.ZipFile(tmp_path / "return" / "bob.zip") as z:
+        assert z.read("lab03/lab03.html") == b"<p>bob</p>"

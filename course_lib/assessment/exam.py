@@ -80,8 +80,8 @@ def variant_notebook(release: nbformat.NotebookNode, bank: _bank.Bank, items: li
             current = bank.slot(slot_id)
         elif cell.metadata.get("nbgrader", {}).get("solution") and cell.cell_type == "code":
             cell.source = STUB[current.kind]
-    nb.cells.insert(1, nbformat.v4.new_markdown_cell(f"*Exam copy of **{student}**: hand in this file, renamed "
-                                                     f"to nothing else than `{NOTEBOOK}`.*"))
+    nb.cells.insert(1, nbformat.v4.new_markdown_cell(f"*Exam copy of **{student}**. Hand in this file under its "
+                                                     f"name, `{NOTEBOOK}`.*"))
     return nb
 
 
