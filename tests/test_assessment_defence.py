@@ -76,3 +76,26 @@ def test_starter_latency_matches_course_lib_bench(tmp_path, capsys):
     # same harness and stopping rule; a shared, loaded machine still moves medians by up to ~2x
     assert 1 / 3 < starter_ms / cli_ms < 3, (starter_ms, cli_ms)
     assert old_ms > 3 * max(starter_ms, cli_ms), "session creation should dominate the old method"
+
+
+def test_finish_autograde_on_a_fresh_gradebook_keeps_the_outputs(tmp_path):
+    """Only a submitted defence, no gradebook yet: its grade cells are recorded, then it is graded
+    without running, and the measured output stays."""
+    import shutil
+
+    root, solutions = tmp_path / "grading", tmp_path / "solutions"
+    root.mkdir()
+    for name in ("nbgrader_config.py", "term.toml"):
+        shutil.copy(REPO / "grading" / name, root)
+    shutil.copytree(REPO / "solutions" / "project_defence", solutions / "project_defence")
+    nb = nbformat.read(REPO / "labs" / "project_defence" / "project_defence.ipynb", 4)
+    code = next(c for c in nb.cells if c.cell_type == "code")
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="fp32 p50 1.234 ms on a Raspberry Pi 5\n")]
+    (root / "submitted" / "dana" / "project_defence").mkdir(parents=True)
+    nbformat.write(nb, root / "submitted" / "dana" / "project_defence" / "project_defence.ipynb")
+    proc = subprocess.run([sys.executable, "-m", "course_lib.assessment", "--root", str(root), "--solutions",
+                           str(solutions), "finish-autograde"], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    graded = nbformat.read(root / "autograded" / "dana" / "project_defence" / "project_defence.ipynb", 4)
+    code = next(c for c in graded.cells if c.cell_type == "code")
+    assert "1.234 ms on a Raspberry Pi 5" in code.outputs[0]["text"]

@@ -57,7 +57,7 @@ def run(args) -> None:
     elif args.command == "collect":
         collect.collect(root, args.assignment, Path(args.zip), args.worksheet, args.utc_offset, args.solutions)
     elif args.command == "finish-autograde":
-        autograde.finish(root)
+        autograde.finish(root, args.solutions)
     elif args.command == "exam":
         _exam(args)
     elif args.command == "rollup":

@@ -9,7 +9,18 @@ from . import exam as _exam
 from . import term as _term
 
 
-def regrade_without_running(root: Path) -> list[str]:
+def _recorded(root: Path, name: str) -> bool:
+    from nbgrader.api import MissingEntry
+
+    with _term.gradebook(root) as gb:
+        try:
+            gb.find_assignment(name)
+            return True
+        except MissingEntry:
+            return False
+
+
+def regrade_without_running(root: Path, solutions: Path | None = None) -> list[str]:
     """``nbgrader autograde A --force --no-execute`` for every ``no_execute`` assignment with
     submissions: their outputs (numbers measured on a Jetson or a GPU) are kept as submitted.
     Hand-given scores survive (nbgrader keeps manual scores when it re-autogrades)."""
@@ -21,14 +32,17 @@ def regrade_without_running(root: Path) -> list[str]:
     done = []
     for name in t.no_execute:
         if name in found:
+            if not _recorded(root, name):  # a fresh gradebook: record the grade cells first
+                grading.generate(root, Path(solutions) if solutions else grading.DEFAULT_SOLUTIONS, labs=None,
+                                 names=[name])
             grading.nbgrader(root, "autograde", name, "--force", "--no-execute")
             print(f"autograded {name} without running it: {', '.join(found[name])}")
             done.append(name)
     return done
 
 
-def finish(root: Path) -> None:
-    regrade_without_running(root)
+def finish(root: Path, solutions: Path | None = None) -> None:
+    regrade_without_running(root, solutions)
     _exam.grade_exam(root)
 
 
