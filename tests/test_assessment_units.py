@@ -61,6 +61,9 @@ def test_bank_tags_every_item_with_week_goal_and_source():
         assert item.goal and item.source in ("lecture", "syllabus")
         # only weeks 3 and 5 have lectures; everything else is tagged as a syllabus topic
         assert (item.source == "lecture") == (item.week in (3, 5)), item.id
+        assert (item.goal_number is not None) == (item.source == "lecture"), item.id
+        if item.goal_number is not None:  # each lecture lists six goals
+            assert 1 <= item.goal_number <= 6, item.id
     assert all(len(bank.pool(s.id)) >= 2 for s in bank.slots)
 
 

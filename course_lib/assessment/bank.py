@@ -32,6 +32,7 @@ class Item:
     week: int
     source: str          # "lecture" (the week's notebook states the goal) or "syllabus"
     goal: str
+    goal_number: int | None  # the goal's number in the lecture's list (lecture items only)
     question: str
     answer: object       # number, option index, or (short) what a full-mark answer contains
     options: tuple = ()
@@ -65,13 +66,17 @@ def _item(d: dict, slots: dict, where: str) -> Item:
         raise ValueError(f"{where}: slot {d['slot']!r} is not declared; declared: {', '.join(slots)}")
     if d["source"] not in ("lecture", "syllabus"):
         raise ValueError(f"{where}: source must be 'lecture' or 'syllabus', got {d['source']!r}")
+    if (d["source"] == "lecture") != isinstance(d.get("goal_number"), int):
+        raise ValueError(f"{where}: a lecture item needs goal_number (its goal's number in the lecture), "
+                         "a syllabus item none")
     kind = slots[d["slot"]].kind
     options = tuple(d.get("options", ()))
     if kind == "choice" and not (isinstance(d["answer"], int) and 0 <= d["answer"] < len(options) >= 2):
         raise ValueError(f"{where}: a choice item needs >= 2 options and answer = an index into them")
     if kind == "numeric" and (isinstance(d["answer"], bool) or not isinstance(d["answer"], (int, float))):
         raise ValueError(f"{where}: a numeric item needs a number as answer, got {d['answer']!r}")
-    return Item(d["id"], d["slot"], int(d["week"]), d["source"], d["goal"], d["question"], d["answer"], options,
+    return Item(d["id"], d["slot"], int(d["week"]), d["source"], d["goal"], d.get("goal_number"), d["question"],
+                d["answer"], options,
                 float(d.get("rel_tol", 0.0)), d.get("explanation", ""))
 
 

@@ -26,22 +26,28 @@ def _cell(item: _bank.Item, slot: _bank.Slot) -> nbformat.NotebookNode:
                                          f"</summary>\n\n{item.answer}\n\n</details>")
 
 
+def _tag(item: _bank.Item) -> str:
+    if item.source == "lecture":
+        return f"Week {item.week} lecture, learning goal {item.goal_number}: {item.goal}."
+    return f"Week {item.week} (syllabus topic): {item.goal}."
+
+
 def mock_notebook(bank: _bank.Bank) -> nbformat.NotebookNode:
     points = sum(s.points for s in bank.slots)
     intro = (f"# Mock final exam\n\nThe final exam has {len(bank.slots)} questions worth {points:g} points: one "
              "question of each group below, drawn for you. Closed questions (numbers and multiple choice) are "
              "scored automatically, short answers by hand. Here every question of the bank is a quiz you can "
              "check yourself: a wrong answer gets one more try before the answer is shown.\n\n"
-             "Each group names the week and the learning goal it tests. Weeks marked *syllabus* have no "
-             "lecture notebook yet; their questions follow the syllabus's topic for that week.")
+             "Each question names the week and the learning goal it tests; a *syllabus topic* is a week "
+             "whose questions follow the syllabus's description of it.")
     cells = [nbformat.v4.new_markdown_cell(intro),
              nbformat.v4.new_code_cell("from course_lib.notebook import numeric_quiz, quiz")]
     for k, slot in enumerate(bank.slots, 1):
         pool = bank.pool(slot.id)
-        weeks = ", ".join(sorted({f"week {i.week} ({i.source})" for i in pool}))
-        cells.append(nbformat.v4.new_markdown_cell(f"## Group {k}: {slot.kind}, {slot.points:g} points\n\n"
-                                                   f"*{weeks}: {pool[0].goal}.*"))
-        cells += [_cell(i, slot) for i in pool]
+        cells.append(nbformat.v4.new_markdown_cell(f"## Group {k}: {slot.kind}, {slot.points:g} points"))
+        for item in pool:
+            cells.append(nbformat.v4.new_markdown_cell(f"*{_tag(item)}*"))
+            cells.append(_cell(item, slot))
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata.update({"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
                         "language_info": {"name": "python"}})
