@@ -152,3 +152,15 @@ def test_feedback_is_packed_per_student(tmp_path):
     assert [p.name for p in made] == ["alice.zip", "bob.zip"]
     with zipfile.ZipFile(tmp_path / "return" / "bob.zip") as z:
         assert z.read("lab03/lab03.html") == b"<p>bob</p>"
+
+
+def test_seminar_levels_in_the_notebook_match_the_rubric():
+    nb = nbformat.read(REPO / "solutions" / "seminar_paper" / "seminar_paper.ipynb", 4)
+    rubric = (REPO / "grading" / "rubric_seminar.md").read_text()
+    graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    assert sum(c.metadata["nbgrader"]["points"] for c in graded) == 30
+    questions = [c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id", "").endswith("-q")]
+    assert len(questions) == len(graded) == 5
+    for q in questions:
+        full = next(line for line in q.splitlines() if line.startswith("| full |")).split("|")[3].strip()
+        assert full in rubric, full
