@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 TEST_MARKERS ?= not slow
 export TF_USE_LEGACY_KERAS := 1
 
-.PHONY: lab test test-all install labs autograde feedback grades zoo clean-grading help
+.PHONY: lab test test-all install labs autograde feedback grades zoo clean-grading help schedule collect exam return
 
 help:
 	@echo "make lab      set up .venv if needed and start JupyterLab (LAB_ARGS=\"--no-browser --port 8888\")"
@@ -20,6 +20,11 @@ help:
 	@echo "make test-all the whole test suite, slow tests included (what CI runs)"
 	@echo "make labs     regenerate the student labs/ from the nbgrader sources in solutions/"
 	@echo "make autograde | feedback | grades   grade grading/submitted/, write feedback, export grades.csv"
+	@echo "                 (grades also writes grading/course_totals.csv: seminar, project, exam, total, letter)"
+	@echo "make schedule  due dates of grading/term.toml into the gradebook"
+	@echo "make collect ASSIGNMENT=A ZIP=file.zip [WORKSHEET=sheet.csv UTC_OFFSET=+01:00]   collect a Moodle download"
+	@echo "make exam STUDENTS=file   a final-exam copy per student in grading/exam/ (one id a line)"
+	@echo "make return    pack grading/feedback/STUDENT/ into grading/return/STUDENT.zip"
 
 install: $(STAMP)
 
@@ -48,12 +53,29 @@ labs: $(STAMP)
 
 autograde: $(STAMP)
 	$(BIN)/python -m course_lib.grading autograde
+	$(BIN)/python -m course_lib.assessment finish-autograde
 
 feedback: $(STAMP)
 	$(BIN)/python -m course_lib.grading feedback
 
 grades: $(STAMP)
 	$(BIN)/python -m course_lib.grading grades
+	$(BIN)/python -m course_lib.assessment rollup
 
 zoo: $(STAMP)
 	for m in $$($(BIN)/course-lib zoo list --names); do $(BIN)/course-lib zoo train $$m; done
+
+# The term (grading/term.toml, grading/TERM.md): due dates, LMS collection, exam copies, return.
+schedule: $(STAMP)
+	$(BIN)/python -m course_lib.assessment schedule
+
+collect: $(STAMP)
+	@test -n "$(ZIP)" -a -n "$(ASSIGNMENT)" || { echo "usage: make collect ASSIGNMENT=lab03_quantization ZIP=moodle.zip [WORKSHEET=sheet.csv UTC_OFFSET=+01:00]"; exit 2; }
+	$(BIN)/python -m course_lib.assessment collect "$(ASSIGNMENT)" "$(ZIP)" $(if $(WORKSHEET),--worksheet "$(WORKSHEET)") $(if $(UTC_OFFSET),--utc-offset "$(UTC_OFFSET)")
+
+exam: $(STAMP)
+	@test -n "$(STUDENTS)" || { echo "usage: make exam STUDENTS=students.txt (one student id a line) [SEED=n]"; exit 2; }
+	$(BIN)/python -m course_lib.assessment exam make --students "$(STUDENTS)" $(if $(SEED),--seed $(SEED))
+
+return: $(STAMP)
+	$(BIN)/python -m course_lib.assessment return

@@ -27,3 +27,7 @@ c.OverwriteCells.add_missing_cells = True
 # Student versions: solution regions become this stub, and hidden tests are removed.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Late work: nbgrader computes each submission's lateness from the due date (`make schedule`) and
+# its timestamp.txt; this plugin turns it into a penalty with the policy of term.toml.
+c.AssignLatePenalties.plugin_class = "course_lib.assessment.late.LatePenalty"
