@@ -106,7 +106,8 @@ def qdq_tensors(path, layer: str) -> dict:
     from onnx import numpy_helper
 
     graph = onnx.load(str(path)).graph
-    init = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    # per-tensor scales and zero points come back as numpy scalars, per-channel ones as arrays
+    init = {t.name: numpy_helper.to_array(t)[()] for t in graph.initializer}
     weight_dq = f"{layer}.weight_DequantizeLinear_Output"
     node = next((n for n in graph.node if weight_dq in n.input), None)
     if node is None:
