@@ -18,7 +18,7 @@ def _activation(name: str) -> type[nn.Module]:
 
 
 class LeNet5(nn.Module):
-    """LeNet-5 as in the thesis (spec section 10); input ``(N, 1, 28, 28)`` in [0, 1].
+    """LeNet-5 as in the thesis (docs/method.md); input ``(N, 1, 28, 28)`` in [0, 1].
 
     The 28x28 digit is zero-padded to 32x32 inside the model, then conv 6@5x5 -> avg-pool 2 ->
     conv 16@5x5 -> avg-pool 2 -> conv 120@5x5 -> fc 84 -> fc 10. Five weight layers with
