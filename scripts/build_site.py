@@ -74,7 +74,9 @@ def build(out_dir: Path, notebooks: list[Path] | None = None) -> list[Path]:
         try:
             nb = execute(Path(path).resolve())
         except Exception as err:  # noqa: BLE001 - report every failing lecture, then fail
-            failed.append(f"{Path(path).name}: {type(err).__name__}: {str(err).strip().splitlines()[-1:]}")
+            # nbclient's CellExecutionError names the notebook's own exception
+            name, value = getattr(err, "ename", type(err).__name__), getattr(err, "evalue", str(err))
+            failed.append(f"{Path(path).name}: {name}: {value}")
             print(f"FAILED {Path(path).name}", file=sys.stderr)
             continue
         page = render(nb, out_dir / (Path(path).stem + ".html"))

@@ -39,14 +39,16 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-default-apps",
          "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]  # any other host fails at once
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}: `apt-get install chromium` "
-                       "(or set COURSE_CHROMIUM to its path); .ci/run installs it"),
-    pytest.mark.skipif(importlib.util.find_spec("playwright") is None,
-                       reason="Playwright is not installed: pip install -r requirements.txt -c constraints.txt"),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _missing() -> str | None:
+    if not CHROMIUM.exists():
+        return (f"no Chromium at {CHROMIUM}: `apt-get install chromium` (or set COURSE_CHROMIUM to its path); "
+                ".ci/run installs it")
+    if importlib.util.find_spec("playwright") is None:
+        return "Playwright is not installed: pip install -r requirements.txt -c constraints.txt"
+    return None
 
 
 def _load_script(name: str):
@@ -102,6 +104,10 @@ def lab(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page():
+    if reason := _missing():
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason} (CI always runs the browser test)")
+        pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
