@@ -1,6 +1,6 @@
 """What a student sees: JupyterLab started like `make lab`, driven by a real Chromium (Playwright).
 
-One JupyterLab serves a fresh student release (``make release``) for every test here. The tests
+One JupyterLab serves a copy of the lectures and the student labs for every test here. The tests
 run lecture 5 and look at its plot, move a slider of its widget, answer a quiz wrongly then rightly,
 run the student version of lab 3 and see its visible tests fail with NotImplementedError, check that
 the student's JupyterLab hides nbgrader's instructor tools, and open a page of the static site.
@@ -66,10 +66,11 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """``(base_url, token, student_root)`` of a JupyterLab started by `make lab` on a student release."""
+    """``(base_url, token, student_root)`` of a JupyterLab started by `make lab` on a copy of the course."""
     tmp = tmp_path_factory.mktemp("browser")
-    student = tmp / "student"
-    _load_script("make_release").write_release(student)
+    student = tmp / "student"  # what a student has: the lectures and the generated (student) labs
+    for folder in ("lectures", "labs"):
+        shutil.copytree(ROOT / folder, student / folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     port, token = _free_port(), secrets.token_hex(16)
     args = (f"--no-browser --ServerApp.ip=127.0.0.1 --port {port} --IdentityProvider.token={token} "
             f"--LabApp.workspaces_dir={tmp / 'workspaces'} "

@@ -57,6 +57,8 @@ def _page_config(base: str, token: str) -> dict:
 @pytest.mark.slow
 @pytest.mark.parametrize("target, formgrader", [("lab", False), ("instructor-lab", True)])
 def test_formgrader_only_in_the_instructors_jupyterlab(target, formgrader):
+    if formgrader and not (ROOT / "grading" / "nbgrader_config.py").exists():
+        pytest.skip("the student repository has no nbgrader course root (grading/nbgrader_config.py)")
     proc, base, token = _serve(target)
     try:
         code = _status(f"{base}/formgrader?token={token}")
