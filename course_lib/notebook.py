@@ -19,8 +19,8 @@ from pathlib import PurePosixPath
 # `python scripts/update_setup_cells.py` and `make labs` (tests/test_setup_cells.py checks them).
 REPO = "https://github.com/edgeml-course/edgeml-course"
 RELEASE = "v0.1.0"  # "v" + the package version; tag the student repository with it
-# Colab's preinstalled packages that the install must not change (its TensorFlow breaks with the
-# protobuf a newer onnx pulls in); the rest of what the course needs is the `colab` extra.
+# Colab's preinstalled packages that the install must not change (onnx >= 1.23 would upgrade the
+# protobuf under Colab's TensorFlow); the rest of what the course needs is the `colab` extra.
 COLAB_KEEP = ("numpy", "protobuf", "tensorflow", "tf-keras", "torch", "torchvision")
 SETUP_FIRST_LINE = "# Setup. On Colab:"
 
