@@ -6,13 +6,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LAB_ARGS ?=
+LAB_ROOT ?= $(CURDIR)
 PYTEST_ARGS ?=
 # `make test` skips tests marked slow (notebooks, nbgrader round trips, full compress runs);
 # `make test-all` (or `make test TEST_MARKERS=`) runs everything, as CI does.
 TEST_MARKERS ?= not slow
 export TF_USE_LEGACY_KERAS := 1
 
-.PHONY: lab test test-all install labs autograde feedback grades zoo clean-grading help schedule collect exam return
+.PHONY: lab instructor-lab test test-all install labs autograde feedback grades zoo clean-grading help schedule collect exam return release site
 
 help:
 	@echo "make lab      set up .venv if needed and start JupyterLab (LAB_ARGS=\"--no-browser --port 8888\")"
@@ -25,6 +26,9 @@ help:
 	@echo "make collect ASSIGNMENT=A ZIP=file.zip [WORKSHEET=sheet.csv UTC_OFFSET=+01:00]   collect a Moodle download"
 	@echo "make exam STUDENTS=file   a final-exam copy per student in grading/exam/ (one id a line)"
 	@echo "make return    pack grading/feedback/STUDENT/ into grading/return/STUDENT.zip"
+	@echo "make instructor-lab   JupyterLab in grading/ with nbgrader's formgrader (LAB_ARGS as for make lab)"
+	@echo "make release DEST=DIR write the student repository's tree (no solutions, hidden tests, graders' guides)"
+	@echo "make site             execute every lecture (fast mode) and write static HTML to site/"
 
 install: $(STAMP)
 
@@ -39,8 +43,21 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 # Jupyter refuses to start as root (containers, CI) without --allow-root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
+# Students' JupyterLab: etc/jupyter-student hides nbgrader's instructor tools (formgrader, create
+# assignment) and keeps Validate. Instructors grade in `make instructor-lab`.
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(ROOT_FLAG) $(LAB_ARGS)
+	JUPYTER_CONFIG_PATH="$(CURDIR)/etc/jupyter-student$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH))" \
+		$(BIN)/jupyter lab --ServerApp.root_dir="$(LAB_ROOT)" $(ROOT_FLAG) $(LAB_ARGS)
+
+instructor-lab: $(STAMP)
+	cd grading && ../$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)/grading" $(ROOT_FLAG) $(LAB_ARGS)
+
+release:
+	@test -n "$(DEST)" || { echo "usage: make release DEST=DIR (a new or empty folder, or an earlier release)"; exit 2; }
+	$(PYTHON) scripts/make_release.py "$(DEST)"
+
+site: $(STAMP)
+	COURSE_FAST=1 $(BIN)/python scripts/build_site.py site
 
 test: $(STAMP)
 	COURSE_FAST=1 $(BIN)/python -m pytest -m "$(TEST_MARKERS)" $(PYTEST_ARGS)

