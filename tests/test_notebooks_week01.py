@@ -26,7 +26,7 @@ def number(pattern, text, cast=float):
 @pytest.mark.slow
 def test_counts_by_hand_agree_with_the_profiler(text):
     assert "equal course_lib.profile and FlopCounterMode: True" in text
-    assert number(r"A depthwise 3x3 layer does (\d+)x fewer MACs", text) == [16]
+    assert number(r"A depthwise 3x3 layer does (\d+)x fewer MACs", text) == [32]
 
 
 @pytest.mark.slow
