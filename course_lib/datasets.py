@@ -254,7 +254,8 @@ def load(name: str, split: str = "train", *, download: bool | None = None,
          image_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """Load a split as ``(x, y)``: ``x`` float32 ``(N, C, H, W)`` in [0, 1], ``y`` int64 ``(N,)``.
 
-    ``image_size`` only applies to ``imagenette`` (square side in pixels).
+    ``image_size`` only applies to ``imagenette`` (square side in pixels). ``shapes3d`` is the
+    exception to the layout: ``x`` is ``(N, 128, 3)`` point coordinates in the unit ball.
     """
     if name not in NAMES:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(NAMES)}")
