@@ -81,6 +81,9 @@ CAUGHT = {"test-conv-general": 2, "test-attention-general": 2, "test-peak-genera
 
 DELEGATING = {
     "conv-solution": '''
+import torch
+
+
 def conv2d_macs(c_in, c_out, k, h_out, w_out, groups=1):
     if c_in % groups or c_out % groups:
         raise ValueError("groups must divide the channels")
@@ -168,7 +171,6 @@ def run_visible(test_ids, code_by_cell):
     student = nbformat.read(notebook_of(REPO / "labs" / LAB), 4)
     namespace = {}
     exec(student.cells[2].source, namespace)  # the setup cell: imports and FakeClock
-    namespace["torch"] = torch
     for code in code_by_cell.values():
         exec(code, namespace)
     tests = cells_by_id(student)
@@ -221,6 +223,15 @@ def test_hidden_tests_catch_the_plausible_bugs(graded):
     score, max_score = scores(graded, LAB)["plausible"]
     assert max_score == 20 and score == max_score - MANUAL - sum(CAUGHT.values()), score
     assert failed_tests(graded, "plausible") == set(CAUGHT)
+
+
+@pytest.mark.slow
+def test_solution_cells_write_nothing_to_stderr(graded):
+    """nbgrader gives 0 points to a test cell with any stderr output (TensorFlow logs there)."""
+    nb = cells_by_id(autograded(graded, "plausible", LAB))
+    noisy = [gid for gid, c in nb.items() if kind(c) == "test" and not errors(c)
+             and any(o.get("name") == "stderr" for o in c.get("outputs", []))]
+    assert not noisy, f"test cells with stderr output (scored 0 by nbgrader): {noisy}"
 
 
 @pytest.mark.slow
