@@ -140,3 +140,82 @@ def keras_small_cnn(num_classes: int = 10, input_shape=(32, 32, 3), widths=(32, 
         layers.append(L.MaxPooling2D(2))
     layers += [L.GlobalAveragePooling2D(), L.Dense(num_classes)]
     return tf.keras.Sequential(layers, name="small_cnn")
+
+
+# --- a transformer and a network for 3-D data (week 1's three families) ---------------------
+
+class TinyViT(nn.Module):
+    """A vision transformer small enough for a CPU: 28x28 digits cut into ``patch`` x ``patch``
+    patches (16 tokens of 7x7 pixels by default), ``depth`` pre-norm encoder blocks of
+    ``nn.MultiheadAttention`` and an MLP, mean pooling over tokens, a linear head.
+
+    Input ``(N, 1, H, W)`` with ``H`` and ``W`` multiples of ``patch``; the position embedding
+    (a parameter of this module, not of a layer) is sized for ``image_size`` and interpolated
+    for other sizes, so the same model can be profiled at several resolutions.
+    """
+
+    def __init__(self, patch: int = 7, dim: int = 32, depth: int = 2, heads: int = 2,
+                 mlp_ratio: int = 2, num_classes: int = 10, image_size: int = 28, in_channels: int = 1):
+        super().__init__()
+        if image_size % patch or dim % heads:
+            raise ValueError(f"image_size ({image_size}) must be a multiple of patch ({patch}) and "
+                             f"dim ({dim}) a multiple of heads ({heads})")
+        self.patch, self.grid = patch, image_size // patch
+        self.embed = nn.Conv2d(in_channels, dim, patch, stride=patch)  # one linear map per patch
+        self.pos_embed = nn.Parameter(torch.zeros(1, self.grid * self.grid, dim))
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        self.blocks = nn.ModuleList(EncoderBlock(dim, heads, mlp_ratio) for _ in range(depth))
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, num_classes)
+
+    def _pos(self, h: int, w: int) -> torch.Tensor:
+        if (h, w) == (self.grid, self.grid):
+            return self.pos_embed
+        grid = self.pos_embed.reshape(1, self.grid, self.grid, -1).permute(0, 3, 1, 2)
+        grid = nn.functional.interpolate(grid, size=(h, w), mode="bilinear", align_corners=False)
+        return grid.permute(0, 2, 3, 1).reshape(1, h * w, -1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.embed(x)                                  # (N, dim, H/p, W/p)
+        h, w = x.shape[-2:]
+        x = x.flatten(2).transpose(1, 2) + self._pos(h, w)  # (N, tokens, dim)
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.norm(x).mean(1))
+
+
+class EncoderBlock(nn.Module):
+    """Pre-norm transformer block: ``x + attn(norm(x))`` then ``x + mlp(norm(x))``."""
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: int = 2):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, mlp_ratio * dim), nn.GELU(), nn.Linear(mlp_ratio * dim, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.norm1(x)
+        x = x + self.attn(y, y, y, need_weights=False)[0]
+        return x + self.mlp(self.norm2(x))
+
+
+class PointNetTiny(nn.Module):
+    """A tiny PointNet (Qi et al., CVPR 2017) without the input transforms: the same small MLP on
+    every point (``Linear`` layers on ``(N, P, 3)``), a max over the points (order does not
+    matter), then a classifier. Input ``(N, P, 3)`` point coordinates; any ``P``.
+    """
+
+    def __init__(self, num_classes: int = 5, widths: tuple[int, ...] = (32, 64, 128), hidden: int = 64):
+        super().__init__()
+        layers, c = [], 3
+        for w in widths:
+            layers += [nn.Linear(c, w), nn.ReLU()]
+            c = w
+        self.point_mlp = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(nn.Linear(c, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 3 or x.shape[-1] != 3:
+            raise ValueError(f"PointNetTiny takes (N, P, 3) point clouds, got shape {tuple(x.shape)}")
+        return self.classifier(self.point_mlp(x).amax(dim=1))

@@ -5,8 +5,11 @@ model (input ``(N, H, W, C)``; the batch dimension may be omitted). Figures are 
 one sample:
 
 - ``params``: trainable and frozen parameters of the layer itself.
-- ``macs``: multiply-accumulates of Conv/Linear/Dense layers (pooling, activations and norms are
-  counted as 0: they are memory-bound, not compute-bound).
+- ``macs``: multiply-accumulates of Conv/Linear/Dense layers and of ``nn.MultiheadAttention``
+  (projections plus ``QKᵀ`` and ``AV``); pooling, activations, norms and additions count 0 (they
+  are memory-bound, not compute-bound). :func:`flop_counter_macs` checks the total with PyTorch's
+  own ``FlopCounterMode``.
+- parameters held by a container rather than a layer (a position embedding) get their own row.
 - ``activation_bytes``: size of the layer's output tensor at float32.
 - ``param_bytes``: bytes of the layer's parameters and buffers as stored (dtype-aware).
 
@@ -98,31 +101,70 @@ def _numel(shape) -> int:
     return n
 
 
-def _torch_profile(model, input_shape) -> ProfileReport:
-    import torch
+def _attention_macs(module, args, kwargs) -> int:
+    """MACs of one ``nn.MultiheadAttention`` call per sample: Q, K, V and output projections
+    (``n_q·E² + n_k·(k_dim + v_dim)·E + n_q·E²``) plus ``QKᵀ`` and ``AV`` (``2·n_q·n_k·E``)."""
+    names = ("query", "key", "value")
+    q, k, v = (args[i] if len(args) > i else kwargs[n] for i, n in enumerate(names))
+    seq = 1 if (module.batch_first and q.dim() == 3) else 0
+    n_q, n_k, e = q.shape[seq], k.shape[seq], module.embed_dim
+    return n_q * e * e + n_k * (k.shape[-1] + v.shape[-1]) * e + 2 * n_q * n_k * e + n_q * e * e
+
+
+def _layer_macs(module, args, kwargs, per_sample: int) -> int:
     from torch import nn
 
-    rows: list[LayerProfile] = []
+    if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+        return per_sample * (module.in_channels // module.groups) * _numel(module.kernel_size)
+    if isinstance(module, nn.Linear):
+        return per_sample * module.in_features
+    if isinstance(module, nn.MultiheadAttention):
+        return _attention_macs(module, args, kwargs)
+    return 0  # activations, pooling, norms: memory-bound, not multiply-accumulates
 
-    def hook(module, inputs, output, name):
+
+# Modules profiled as one unit: their children are not called as modules in forward().
+COMPOSITES = ("MultiheadAttention",)
+
+
+def _profiled_units(model) -> list:
+    """Leaves plus composite layers (whose children are skipped)."""
+    units, skip = [], set()
+    for name, m in model.named_modules():
+        if any(name.startswith(s + ".") for s in skip):
+            continue
+        if type(m).__name__ in COMPOSITES:
+            skip.add(name)
+            units.append((name, m))
+        elif not list(m.children()):
+            units.append((name, m))
+    return units
+
+
+def _own_tensors(module, recurse: bool) -> tuple[int, int]:
+    params = list(module.parameters(recurse=recurse))
+    tensors = params + list(module.buffers(recurse=recurse))
+    return sum(p.numel() for p in params), sum(t.numel() * t.element_size() for t in tensors)
+
+
+def _torch_profile(model, input_shape) -> ProfileReport:
+    import torch
+
+    rows: list[LayerProfile] = []
+    units = _profiled_units(model)
+
+    def hook(module, args, kwargs, output, name):
         out = output[0] if isinstance(output, (tuple, list)) else output
         shape = tuple(out.shape[1:])
         per_sample = _numel(shape)
-        if isinstance(module, nn.Conv2d) or isinstance(module, nn.Conv1d):
-            k = _numel(module.kernel_size)
-            macs = per_sample * (module.in_channels // module.groups) * k
-        elif isinstance(module, nn.Linear):
-            macs = per_sample * module.in_features
-        else:
-            macs = 0
-        params = sum(p.numel() for p in module.parameters(recurse=False))
-        pbytes = sum(t.numel() * t.element_size() for t in
-                     list(module.parameters(recurse=False)) + list(module.buffers(recurse=False)))
-        rows.append(LayerProfile(name, type(module).__name__, shape, params, macs,
+        composite = type(module).__name__ in COMPOSITES
+        params, pbytes = _own_tensors(module, recurse=composite)
+        rows.append(LayerProfile(name, type(module).__name__, shape, params,
+                                 _layer_macs(module, args, kwargs, per_sample),
                                  per_sample * out.element_size(), pbytes))
 
-    leaves = [(n, m) for n, m in model.named_modules() if not list(m.children())]
-    handles = [m.register_forward_hook(lambda mod, i, o, n=n: hook(mod, i, o, n)) for n, m in leaves]
+    handles = [m.register_forward_hook(lambda mod, a, kw, o, n=n: hook(mod, a, kw, o, n), with_kwargs=True)
+               for n, m in units]
     was_training = model.training
     model.eval()
     try:
@@ -132,9 +174,47 @@ def _torch_profile(model, input_shape) -> ProfileReport:
         for h in handles:
             h.remove()
         model.train(was_training)
+    rows += _parameter_holders(model, {n for n, _ in units})
     buf = io.BytesIO()
     torch.save(model.state_dict(), buf)
     return ProfileReport("pytorch", tuple(input_shape), rows, buf.getbuffer().nbytes)
+
+
+def _parameter_holders(model, units: set) -> list[LayerProfile]:
+    """Rows for parameters held directly by containers (a ViT's position embedding on the model
+    itself): no layer's hook sees them, yet they are stored and loaded like any weight."""
+    rows = []
+    for name, m in model.named_modules():
+        if name in units or any(name.startswith(u + ".") for u in units if u):
+            continue
+        params, pbytes = _own_tensors(m, recurse=False)
+        if params or pbytes:
+            rows.append(LayerProfile(name or "(model)", type(m).__name__ + " (own parameters)", (),
+                                     params, 0, 0, pbytes))
+    return rows
+
+
+def flop_counter_macs(model, input_shape) -> int:
+    """MACs of one sample counted by ``torch.utils.flop_counter.FlopCounterMode`` (FLOPs / 2):
+    an independent check of :func:`profile`, which counts by formula.
+
+    Runs in eval mode with autograd on (so ``nn.MultiheadAttention`` skips its fused fast path,
+    which the counter does not see) and with the math kernel of scaled dot-product attention
+    (the counter has no formula for the fused CPU kernel, torch 2.14).
+    """
+    import torch
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    shape = tuple(int(d) for d in input_shape)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.enable_grad(), sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
+            model(torch.zeros((1, *shape), dtype=next(model.parameters()).dtype))
+    finally:
+        model.train(was_training)
+    return counter.get_total_flops() // 2
 
 
 def _keras_profile(model, input_shape) -> ProfileReport:

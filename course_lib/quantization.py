@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -355,76 +354,31 @@ def file_size_kb(path) -> float:
 
 # --- TensorFlow Lite and TFMOT ----------------------------------------------------------------------
 
-def _tf():
-    """TensorFlow, imported quietly (its deprecation notices are not this week's lesson)."""
-    import course_lib  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
-    import tensorflow as tf
-
-    tf.get_logger().setLevel("ERROR")
-    return tf
-
-
 def tflite_full_integer(keras_model, calibration_x: np.ndarray, path) -> Path:
     """Convert a Keras model to a full-integer TFLite model (int8 weights, activations, in and out).
 
     ``calibration_x``: channels-last float32 inputs ``(N, H, W, C)`` for the representative dataset.
+    Same as ``course_lib.tflite.convert(keras_model, path, "int8", calibration_x)``.
     """
-    tf = _tf()
+    from . import tflite
 
     if len(calibration_x) == 0:
         raise ValueError("calibration_x is empty: pass a few hundred training or validation inputs")
-    calib = np.asarray(calibration_x, np.float32)
-
-    def representative():
-        for i in range(len(calib)):
-            yield [calib[i:i + 1]]
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(keras_model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = representative
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        path.write_bytes(conv.convert())
-    return path
+    return tflite.convert(keras_model, path, "int8", calibration_x)
 
 
 def tflite_float(keras_model, path) -> Path:
     """Convert a Keras model to a float32 TFLite model (the baseline for size and accuracy)."""
-    tf = _tf()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(keras_model).convert())
-    return path
+    from . import tflite
+
+    return tflite.convert(keras_model, path, "float32")
 
 
 def tflite_predict(path, x: np.ndarray) -> np.ndarray:
-    """Outputs of a TFLite model on channels-last float32 ``x``; int8 in/out are (de)quantized
-    with the model's own scale and zero point, so callers always pass and get floats."""
-    tf = _tf()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "tf.lite.Interpreter is deprecated": still the pinned API
-        interp = tf.lite.Interpreter(model_path=str(path))
-    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-    interp.resize_tensor_input(inp["index"], (len(x),) + tuple(inp["shape"][1:]))
-    interp.allocate_tensors()
-    xin = np.asarray(x, np.float32)
-    if inp["dtype"] == np.int8:
-        s, z = inp["quantization"]
-        xin = np.clip(np.round(xin / s) + z, -128, 127).astype(np.int8)
-    interp.set_tensor(inp["index"], xin)
-    interp.invoke()
-    y = interp.get_tensor(out["index"])
-    if out["dtype"] == np.int8:
-        s, z = out["quantization"]
-        y = (y.astype(np.float32) - z) * s
-    return y
+    """Outputs of a TFLite model on channels-last float32 ``x``; see :func:`course_lib.tflite.predict`."""
+    from . import tflite
+
+    return tflite.predict(path, x)
 
 
 def qat_model(keras_model):

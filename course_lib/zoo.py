@@ -54,6 +54,18 @@ def _student():
     return teacher_student(in_channels=1)[1]
 
 
+def _vit():
+    from .models import TinyViT
+
+    return TinyViT()
+
+
+def _pointnet():
+    from .models import PointNetTiny
+
+    return PointNetTiny()
+
+
 REGISTRY: dict[str, Entry] = {e.name: e for e in [
     Entry("lenet5-tanh", lambda: _lenet("tanh"), Recipe("mnist", epochs=40),
           "LeNet-5 (tanh), the thesis's network; 61,706 parameters"),
@@ -63,6 +75,10 @@ REGISTRY: dict[str, Entry] = {e.name: e for e in [
           "teacher CNN for distillation (widths 64-128-256)"),
     Entry("cnn-student-mnist", _student, Recipe("mnist", epochs=25, lr=3e-3),
           "student CNN trained alone (widths 8-16-32): the no-distillation baseline"),
+    Entry("vit-tiny-mnist", _vit, Recipe("mnist", epochs=15, lr=3e-3, batch_size=128, max_shift=1),
+          "tiny vision transformer: 16 patches of 7x7, 2 blocks, dim 32"),
+    Entry("pointnet-tiny-shapes3d", _pointnet, Recipe("shapes3d", epochs=20, lr=3e-3, max_shift=0),
+          "tiny PointNet on the synthetic 3-D shapes (5 classes)"),
 ]}
 
 

@@ -46,3 +46,25 @@ def test_local_profile_is_measured():
     p = devices.local_profile(0.05)
     assert p.peak_gflops["fp32"] > 0.1 and p.memory_bandwidth_gbs > 0.1
     assert "assumed" in p.source
+
+
+def test_roofline_intensity_and_plot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from course_lib import models, profile
+    from course_lib.bench import devices, plots
+
+    lenet = profile(models.LeNet5(), (1, 28, 28))
+    x = devices.intensity(lenet)
+    moved = sum(r.param_bytes for r in lenet.layers) + 4 * 28 * 28 + lenet.activation_bytes
+    assert x == pytest.approx(2 * lenet.macs / moved)
+    assert devices.intensity(lenet, "int8") == pytest.approx(4 * x)
+    pi = devices.PROFILES["raspberry-pi-5"]
+    assert devices.attainable_gflops(pi, 0.1) == pytest.approx(0.1 * pi.memory_bandwidth_gbs)
+    assert devices.attainable_gflops(pi, 1e4) == pi.peak_gflops["fp32"]
+    ax = plots.roofline(["raspberry-pi-5", "jetson-orin-nano"], {"LeNet-5": lenet})
+    labels = ax.get_legend_handles_labels()[1]
+    assert all("ESTIMATE" in l for l in labels) and "153.6" not in labels[0] and "154 GFLOP/s" in labels[0]
+    with pytest.raises(ValueError, match="at least one model"):
+        plots.roofline(["raspberry-pi-5"], {})

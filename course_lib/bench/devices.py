@@ -187,6 +187,22 @@ def estimate(model, device="local", *, precision: str = "fp32", input_shape=None
     return Estimate(dev.name, precision, batch_size, rows)
 
 
+def intensity(report, precision: str = "fp32") -> float:
+    """Operational intensity of one inference in FLOP per byte (2 FLOP per MAC): the x axis of a
+    roofline. ``report`` is a :class:`course_lib.profiling.ProfileReport`; bytes are the weights,
+    the input and every layer's output moved once at ``precision`` (no reuse in caches)."""
+    if precision not in BYTES:
+        raise ValueError(f"precision must be one of {list(BYTES)}, got {precision!r}")
+    moved = sum(r.param_bytes for r in report.layers) + 4 * _numel(report.input_shape) + report.activation_bytes
+    return 2 * report.macs / (moved * BYTES[precision] / 4)
+
+
+def attainable_gflops(device, flop_per_byte: float, precision: str = "fp32") -> float:
+    """The roofline: ``min(peak compute, bandwidth x intensity)`` in GFLOP/s."""
+    dev = get(device)
+    return min(dev.peak_gflops[precision], dev.memory_bandwidth_gbs * flop_per_byte)
+
+
 def _numel(shape) -> int:
     n = 1
     for d in shape:

@@ -40,7 +40,7 @@ def zoo_input_shape(name: str) -> tuple:
     from course_lib import zoo
 
     dataset = zoo.dataset(name)
-    shapes = {"mnist": (1, 1, 28, 28), "digits": (1, 1, 8, 8), "cifar10": (1, 3, 32, 32)}
+    shapes = {"mnist": (1, 1, 28, 28), "digits": (1, 1, 8, 8), "cifar10": (1, 3, 32, 32), "shapes3d": (1, 128, 3)}
     if dataset not in shapes:
         raise ValueError(f"no known input shape for zoo model {name!r} (dataset {dataset!r}); pass input_shape=")
     return shapes[dataset]

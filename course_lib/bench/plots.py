@@ -1,4 +1,5 @@
-"""Plots of benchmark reports: latency histogram and CDF, latency-accuracy-size scatter, energy bars.
+"""Plots of benchmark reports: latency histogram and CDF, latency-accuracy-size scatter, energy bars,
+and device rooflines.
 
 Each function takes :class:`Report` objects (or their ``to_dict()``), draws on ``ax`` (a new
 figure when None) and returns the axes.
@@ -99,4 +100,38 @@ def energy_bars(reports, ax=None):
     ax.set_ylabel("energy per inference [mJ]")
     if any((r["energy"] or {}).get("kind") != "measured" for r in reports):
         ax.legend(fontsize=8)
+    return ax
+
+
+def roofline(devices, models: dict, precision: str = "fp32", ax=None):
+    """Device rooflines (log-log) with models placed at their operational intensity.
+
+    ``devices``: names or :class:`DeviceProfile` objects (``"local"`` measures this machine);
+    ``models``: ``{label: ProfileReport}``. Datasheet devices are labelled ESTIMATE with the
+    peak figures the line is drawn from; a model's marker sits on the lowest roof, which is the
+    best any runtime could do there. Left of a ridge point a model is memory-bound.
+    """
+    from .devices import attainable_gflops, get, intensity
+
+    if not models:
+        raise ValueError("roofline() needs at least one model: {label: course_lib.profile(...)}")
+    ax = _axes(ax)
+    points = {label: intensity(rep, precision) for label, rep in models.items()}
+    xs = np.geomspace(min(0.05, min(points.values()) / 2), max(500, 2 * max(points.values())), 200)
+    profiles = [get(d) for d in devices]
+    for dev in profiles:
+        kind = "measured" if dev.name == "local" else "ESTIMATE"
+        ax.plot(xs, [attainable_gflops(dev, x, precision) for x in xs],
+                label=f"{dev.name} [{kind}]: {dev.peak_gflops[precision]:,.0f} GFLOP/s, "
+                      f"{dev.memory_bandwidth_gbs:,.1f} GB/s")
+    lowest = min(profiles, key=lambda d: d.peak_gflops[precision])
+    for label, x in points.items():
+        y = attainable_gflops(lowest, x, precision)
+        ax.scatter([x], [y], zorder=3, color="k", s=20)
+        ax.annotate(f"{label}\n{x:.1f} FLOP/B", (x, y), fontsize=7, xytext=(4, -14), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"operational intensity [FLOP/byte, {precision}]")
+    ax.set_ylabel("attainable GFLOP/s")
+    ax.legend(fontsize=7, loc="lower right")
     return ax

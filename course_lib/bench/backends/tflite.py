@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import time
-import warnings
 
 from .base import BackendUnavailable, Session, check_threads, random_input, reject_unknown
 
@@ -13,15 +12,9 @@ OPTIONS = {"xnnpack"}
 
 def interpreter_module():
     """``(module, runtime name)``: LiteRT when installed, else TensorFlow's ``tf.lite``."""
-    try:
-        from ai_edge_litert import interpreter as litert  # the successor of tf.lite.Interpreter
+    from course_lib import tflite
 
-        return litert, "ai_edge_litert"
-    except ImportError:
-        pass
-    import tensorflow as tf
-
-    return tf.lite, f"tensorflow.lite {tf.__version__} (deprecated; ai_edge_litert not installed)"
+    return tflite.runtime()
 
 
 def import_runtime() -> None:
@@ -44,13 +37,10 @@ def load(path, input_shape=None, *, threads=None, xnnpack: bool = True, batch_si
     reason = check()
     if reason:
         raise BackendUnavailable(NAME, reason, INSTALL_HINT)
-    mod, runtime = interpreter_module()
-    resolver = (mod.experimental.OpResolverType.AUTO if xnnpack else
-                mod.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES) if hasattr(mod, "experimental") else \
-        (mod.OpResolverType.AUTO if xnnpack else mod.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation notice: recorded in options instead
-        warnings.simplefilter("ignore")
-        interp = mod.Interpreter(model_path=str(path), num_threads=threads, experimental_op_resolver_type=resolver)
+    from course_lib import tflite
+
+    _, runtime = tflite.runtime()
+    interp = tflite.interpreter(path, num_threads=threads, xnnpack=xnnpack)
     detail = interp.get_input_details()
     if len(detail) != 1:
         raise ValueError(f"{path}: the harness feeds one input tensor, the model has {len(detail)}")
