@@ -31,10 +31,17 @@ INSTRUCTOR_ONLY = (
     "scripts/update_setup_cells.py",
     "scripts/colab_check.sh",
     "tests/test_grading",  # prefix: test_grading.py, test_grading_labNN.py (they hold solutions)
+    "tests/test_assessment",  # prefix: the term's tests build exams with their answers
+    "tests/test_lab_rules.py",  # reads the nbgrader sources in solutions/
+    "tests/test_coverage.py",  # the goal map is built from solutions/ too (docs/coverage.md ships)
+    "scripts/coverage.py",
+    "course_lib/assessment/",  # the exam bank with its answers, the grade roll-up, LMS collection
     "tests/test_release.py",
     "tests/test_setup_cells.py",
 )
-KEEP = ("grading/rubric.md",)  # the project-defence rubric is public: students are graded by it
+KEEP = (  # public: students are graded by these and choose from them
+    "grading/rubric.md", "grading/rubric_seminar.md", "grading/seminar_topics.md", "grading/seminar_template.md",
+)
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 BLOCK = re.compile(r"(?:###|===) BEGIN (SOLUTION|HIDDEN TESTS)(?: ===)?\n(.*?)(?:###|===) END \1", re.S)
 MIN_SECRET_LINE = 20  # shorter lines ("return x", "pass") are too common to mean a leak
