@@ -37,6 +37,35 @@ def code_lengths(counts) -> np.ndarray:
     return lengths
 
 
+def limited_code_lengths(counts, max_length: int = 15) -> np.ndarray:
+    """:func:`code_lengths` with no code longer than ``max_length`` bits: while a code is too
+    long, halve the counts (rounding up, so used symbols stay used) and rebuild, flattening the
+    tree a little at a small cost in bits (the heuristic of several DEFLATE encoders)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    if (counts > 0).sum() > 1 << max_length:
+        raise ValueError(f"{(counts > 0).sum()} symbols do not fit in codes of <= {max_length} bits")
+    lengths = code_lengths(counts)
+    while lengths.max() > max_length:
+        counts = np.where(counts > 0, (counts + 1) // 2, 0)
+        lengths = code_lengths(counts)
+    return lengths
+
+
+def pack_lengths(lengths) -> bytes:
+    """Code lengths 0..15 as 4-bit nibbles, two per byte (low nibble first)."""
+    lengths = np.asarray(lengths, dtype=np.uint8)
+    if lengths.size and lengths.max() > 15:
+        raise ValueError(f"code length {lengths.max()} does not fit in 4 bits; use limited_code_lengths")
+    padded = np.concatenate([lengths, np.zeros(lengths.size % 2, np.uint8)])
+    return (padded[0::2] | (padded[1::2] << 4)).astype(np.uint8).tobytes()
+
+
+def unpack_lengths(data: bytes, n: int) -> np.ndarray:
+    """Inverse of :func:`pack_lengths`: ``n`` code lengths, int64."""
+    b = np.frombuffer(data, dtype=np.uint8)
+    return np.stack([b & 15, b >> 4], axis=1).ravel()[:n].astype(np.int64)
+
+
 def check_lengths(lengths) -> np.ndarray:
     """Valid code lengths: non-negative, some used, Kraft sum <= 1 (else ValueError)."""
     lengths = np.asarray(lengths, dtype=np.int64)

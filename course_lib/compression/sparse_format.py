@@ -62,7 +62,13 @@ def layer_streams(w, bits: int) -> dict:
 
 
 def _table(symbols, alphabet: int) -> np.ndarray:
-    return huffman.code_lengths(np.bincount(symbols, minlength=alphabet)) if len(symbols) else np.zeros(alphabet, np.int64)
+    if not len(symbols):
+        return np.zeros(alphabet, np.int64)
+    return huffman.limited_code_lengths(np.bincount(symbols, minlength=alphabet), 15)
+
+
+def _nibbles(n: int) -> int:
+    return (n + 1) // 2
 
 
 def layer_bytes(w, bits: int, value_bytes: int) -> int:
@@ -70,7 +76,7 @@ def layer_bytes(w, bits: int, value_bytes: int) -> int:
     s = layer_streams(w, bits)
     k = s["codebook"].size
     li, lg = _table(s["index"], k + 1), _table(s["gap"], 1 << bits)
-    return (1 + 2 * np.ndim(w) + 2 + k * value_bytes + 4 + (k + 1) + (1 << bits) + 8
+    return (1 + 2 * np.ndim(w) + 2 + k * value_bytes + 4 + _nibbles(k + 1) + _nibbles(1 << bits) + 8
             + -(-huffman.encoded_bits(np.bincount(s["index"], minlength=k + 1), li) // 8)
             + -(-huffman.encoded_bits(np.bincount(s["gap"], minlength=1 << bits), lg) // 8))
 
@@ -80,22 +86,22 @@ def best_bits(w, value_bytes: int) -> int:
     return min(range(1, MAX_BITS + 1), key=lambda b: (layer_bytes(w, b, value_bytes), b))
 
 
-def _encode_layer(w, shape, bits: int, fmt: str) -> bytes:
+def _encode_layer(name: str, w, bits: int, fmt: str) -> bytes:
     s = layer_streams(w, bits)
     k = s["codebook"].size
     if k > 255:
-        raise ValueError(f"a layer has {k} distinct non-zero values; the format stores at most 255: "
+        raise ValueError(f"layer {name!r} has {k} distinct non-zero values; the format stores at most 255: "
                          "share the weights first (k-means, k <= 255)")
     if not np.array_equal(round_to(s["codebook"], fmt), s["codebook"]):
-        raise ValueError(f"the layer's values are not exactly representable in {fmt}: share them with "
+        raise ValueError(f"layer {name!r}: values not exactly representable in {fmt}; share them with "
                          f"codebook={fmt!r} (or write with a wider codebook format)")
     li, lg = _table(s["index"], k + 1), _table(s["gap"], 1 << bits)
     istream = huffman.encode(s["index"], li) if s["index"].size else b""
     gstream = huffman.encode(s["gap"], lg) if s["gap"].size else b""
     return b"".join([
-        struct.pack("<B", len(shape)), struct.pack(f"<{len(shape)}H", *shape),
+        struct.pack("<B", np.ndim(w)), struct.pack(f"<{np.ndim(w)}H", *np.shape(w)),
         struct.pack("<BB", bits, k), s["codebook"].astype(codebook_dtype(fmt)).tobytes(),
-        struct.pack("<I", s["index"].size), li.astype(np.uint8).tobytes(), lg.astype(np.uint8).tobytes(),
+        struct.pack("<I", s["index"].size), huffman.pack_lengths(li), huffman.pack_lengths(lg),
         struct.pack("<I", len(istream)), istream, struct.pack("<I", len(gstream)), gstream])
 
 
@@ -136,7 +142,7 @@ def write_deep(model, path, model_id: str, *, codebook: str = "float16", rest: s
         bits = [bits] * len(weights)
     header = MAGIC + struct.pack("<BB", VERSION, len(name)) + name + struct.pack(
         "<BBB", FORMATS.index(codebook), FORMATS.index(rest), len(weights))
-    layers = [_encode_layer(w, w.shape, b, codebook) for w, b in zip(weights, bits)]
+    layers = [_encode_layer(l.name, w, b, codebook) for l, w, b in zip(ad.layers, weights, bits)]
     rests = [_encode_rest(n, a, rest) for n, a in ad.rest().items()]
     body = header + b"".join(layers) + struct.pack("<B", len(rests)) + b"".join(rests)
     blob = body + struct.pack("<I", zlib.crc32(body))
@@ -201,8 +207,8 @@ def _decode_layer(r: _Reader, fmt: str, i: int) -> tuple[tuple, np.ndarray, np.n
     dt = codebook_dtype(fmt)
     book = np.frombuffer(r.take(k * dt.itemsize, f"layer {i} codebook"), dtype=dt).astype(np.float32)
     (n,) = r.unpack("I", f"layer {i} entry count")
-    li = np.frombuffer(r.take(k + 1, f"layer {i} index table"), np.uint8).astype(np.int64)
-    lg = np.frombuffer(r.take(1 << bits, f"layer {i} gap table"), np.uint8).astype(np.int64)
+    li = huffman.unpack_lengths(r.take(_nibbles(k + 1), f"layer {i} index table"), k + 1)
+    lg = huffman.unpack_lengths(r.take(_nibbles(1 << bits), f"layer {i} gap table"), 1 << bits)
     (ni,) = r.unpack("I", f"layer {i} index stream length")
     istream = r.take(ni, f"layer {i} index stream")
     (ng,) = r.unpack("I", f"layer {i} gap stream length")
