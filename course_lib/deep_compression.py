@@ -114,7 +114,7 @@ def _accuracies(model, data: dict) -> dict:
     return {s: accuracy(model, *data[s]) for s in ("val", "test")}
 
 
-def deep_compress(model_name: str, out, *, sparsity: float = 0.92, ks=(32, 32, 32, 16, 16),
+def deep_compress(model_name: str, out, *, sparsity: float = 0.93, ks=(32, 32, 32, 16, 16),
                   codebook: str = "float16", rest: str = "float16", steps: int = 4, epochs: int | None = None,
                   codebook_epochs: int | None = None, lr: float = 1e-3, seed: int = 0,
                   progress: bool = False) -> dict:
@@ -210,7 +210,7 @@ def add_parser(sub) -> None:
     p.add_argument("--model", required=True, choices=zoo.names(), help="zoo model name")
     p.add_argument("--out", required=True, help="the compressed file to write (.edc)")
     p.add_argument("--json", help="also write the report to this JSON file")
-    p.add_argument("--sparsity", type=float, default=0.92, help="fraction of weights pruned, in [0, 1) (default 0.92)")
+    p.add_argument("--sparsity", type=float, default=0.93, help="fraction of weights pruned, in [0, 1) (default 0.93)")
     p.add_argument("--ks", help="clusters per weight layer for the surviving weights (default 32,32,32,16,16)")
     p.add_argument("--codebook", default="float16", choices=list(CODEBOOKS), help="codebook value format")
     p.add_argument("--rest", default="float16", choices=list(CODEBOOKS), help="format of biases and other tensors")

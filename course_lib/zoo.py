@@ -54,6 +54,12 @@ def _student():
     return teacher_student(in_channels=1)[1]
 
 
+def _mid_bn():
+    from .models import ConvNet
+
+    return ConvNet(in_channels=1, widths=(16, 32, 64))
+
+
 REGISTRY: dict[str, Entry] = {e.name: e for e in [
     Entry("lenet5-tanh", lambda: _lenet("tanh"), Recipe("mnist", epochs=40),
           "LeNet-5 (tanh), the thesis's network; 61,706 parameters"),
@@ -63,6 +69,8 @@ REGISTRY: dict[str, Entry] = {e.name: e for e in [
           "teacher CNN for distillation (widths 64-128-256)"),
     Entry("cnn-student-mnist", _student, Recipe("mnist", epochs=25, lr=3e-3),
           "student CNN trained alone (widths 8-16-32): the no-distillation baseline"),
+    Entry("cnn-bn-mnist", _mid_bn, Recipe("mnist", epochs=8, lr=3e-3),
+          "mid-size BatchNorm CNN (widths 16-32-64) for channel pruning"),
 ]}
 
 

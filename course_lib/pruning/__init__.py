@@ -18,6 +18,7 @@ from .lottery import iterative_magnitude_pruning, rewind
 from .masks import (apply_masks, check_sparsity, global_magnitude_masks, magnitude_mask, make_permanent,
                     nm_mask, prunable_modules, sparsity_report)
 from .sensitivity import layer_sensitivity
+from .speed import paired_latency
 
 
 def __getattr__(name):
@@ -31,4 +32,4 @@ def __getattr__(name):
 __all__ = ["FORMATS", "sparse_bytes", "apply_masks", "check_sparsity", "global_magnitude_masks",
            "magnitude_mask", "make_permanent", "nm_mask", "prunable_modules", "sparsity_report",
            "channel_keep", "filter_l1", "prune_channels", "iterative_magnitude_pruning", "rewind",
-           "layer_sensitivity", "tfmot_prune", "keras_sparsity"]
+           "layer_sensitivity", "paired_latency", "tfmot_prune", "keras_sparsity"]
