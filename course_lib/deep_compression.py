@@ -127,9 +127,12 @@ def deep_compress(model_name: str, out, *, sparsity: float = 0.93, ks=(32, 32, 3
     ``sparsity``, ``val_accuracy``, ``test_accuracy``, ``test_accuracy_loss`` in points) measured on
     the model read back from ``out``, plus ``stages`` (bytes, ratio, accuracies per stage).
     """
+    import time
+
     from . import zoo
     from .compression import load_compressed
 
+    t0 = time.perf_counter()
     check_sparsity(sparsity)
     model = zoo.load(model_name)
     prunable_modules(model)
@@ -166,7 +169,7 @@ def deep_compress(model_name: str, out, *, sparsity: float = 0.93, ks=(32, 32, 3
                          "epochs": epochs, "codebook_epochs": codebook_epochs, "lr": lr, "seed": seed},
             "layers": [{**r, "bits": b, "file_bytes": lb}
                        for r, b, lb in zip(report["layers"], info["bits"], info["layer_bytes"])],
-            "stages": stages, "prune_history": history}
+            "stages": stages, "prune_history": history, "seconds": round(time.perf_counter() - t0, 1)}
 
 
 # --- CLI ------------------------------------------------------------------------------------
