@@ -86,15 +86,20 @@ def best_bits(w, value_bytes: int) -> int:
     return min(range(1, MAX_BITS + 1), key=lambda b: (layer_bytes(w, b, value_bytes), b))
 
 
-def _encode_layer(name: str, w, bits: int, fmt: str) -> bytes:
-    s = layer_streams(w, bits)
-    k = s["codebook"].size
-    if k > 255:
-        raise ValueError(f"layer {name!r} has {k} distinct non-zero values; the format stores at most 255: "
+def _check_layer(name: str, w, fmt: str) -> None:
+    book = np.unique(np.asarray(w, dtype=np.float32)[np.asarray(w) != 0])
+    if book.size > 255:
+        raise ValueError(f"layer {name!r} has {book.size} distinct non-zero values; the format stores at most 255: "
                          "share the weights first (k-means, k <= 255)")
-    if not np.array_equal(round_to(s["codebook"], fmt), s["codebook"]):
+    if not np.array_equal(round_to(book, fmt), book):
         raise ValueError(f"layer {name!r}: values not exactly representable in {fmt}; share them with "
                          f"codebook={fmt!r} (or write with a wider codebook format)")
+
+
+def _encode_layer(name: str, w, bits: int, fmt: str) -> bytes:
+    _check_layer(name, w, fmt)
+    s = layer_streams(w, bits)
+    k = s["codebook"].size
     li, lg = _table(s["index"], k + 1), _table(s["gap"], 1 << bits)
     istream = huffman.encode(s["index"], li) if s["index"].size else b""
     gstream = huffman.encode(s["gap"], lg) if s["gap"].size else b""
@@ -136,6 +141,8 @@ def write_deep(model, path, model_id: str, *, codebook: str = "float16", rest: s
     ad = adapter(model)
     weights = [ad.get(i) for i in range(len(ad.layers))]
     vb = codebook_dtype(codebook).itemsize
+    for layer, w in zip(ad.layers, weights):
+        _check_layer(layer.name, w, codebook)
     if bits is None:
         bits = [best_bits(w, vb) for w in weights]
     elif isinstance(bits, int):
