@@ -14,6 +14,7 @@ COMMAND_MODULES = [
     "course_lib.info",
     "course_lib.zoo",
     "course_lib.compression.cli",
+    "course_lib.deep_compression",
     "course_lib.bench.cli",
     "course_lib.pipeline.cli",
 ]

@@ -66,6 +66,12 @@ def _pointnet():
     return PointNetTiny()
 
 
+def _mid_bn():
+    from .models import ConvNet
+
+    return ConvNet(in_channels=1, widths=(16, 32, 64))
+
+
 REGISTRY: dict[str, Entry] = {e.name: e for e in [
     Entry("lenet5-tanh", lambda: _lenet("tanh"), Recipe("mnist", epochs=40),
           "LeNet-5 (tanh), the thesis's network; 61,706 parameters"),
@@ -79,6 +85,8 @@ REGISTRY: dict[str, Entry] = {e.name: e for e in [
           "tiny vision transformer: 16 patches of 7x7, 2 blocks, dim 32"),
     Entry("pointnet-tiny-shapes3d", _pointnet, Recipe("shapes3d", epochs=20, lr=3e-3, max_shift=0),
           "tiny PointNet on the synthetic 3-D shapes (5 classes)"),
+    Entry("cnn-bn-mnist", _mid_bn, Recipe("mnist", epochs=8, lr=3e-3),
+          "mid-size BatchNorm CNN (widths 16-32-64) for channel pruning"),
 ]}
 
 

@@ -39,7 +39,7 @@ def _nearest(w, codebook):
     return order[torch.bucketize(w, (values[1:] + values[:-1]) / 2)]
 
 
-def _shared_net(shared: Shared, reassign: bool = False, original=None):
+def _shared_net(shared: Shared, reassign: bool = False, original=None, keep_zero: bool = False):
     """A module whose trainable parameters are the codebooks (one per group), the model's
     uncompressed parameters and, with ``reassign``, latent full-precision weights; the shared
     weight tensors are rebuilt as ``codebook[indices]``."""
@@ -66,6 +66,8 @@ def _shared_net(shared: Shared, reassign: bool = False, original=None):
             groups = sorted({c.group for c in codes})
             first = {g: next(c for c in codes if c.group == g) for g in groups}
             self.codebooks = nn.ParameterList([nn.Parameter(torch.tensor(first[g].codebook)) for g in groups])
+            for cb in self.codebooks if keep_zero else []:  # zero gradient: Adam leaves the entry at 0
+                cb.register_hook(lambda grad, zero=cb.detach() == 0: grad.masked_fill(zero, 0.0))
             self.group_of = [groups.index(c.group) for c in codes]
             for i, c in enumerate(codes):
                 self.register_buffer(f"idx{i}", torch.from_numpy(c.indices.astype(np.int64)))
@@ -101,7 +103,8 @@ def _shared_net(shared: Shared, reassign: bool = False, original=None):
 
 def train_codebooks(shared: Shared, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, *,
                     epochs: int = 3, lr: float = 1e-3, batch_size: int = 64, max_shift: int = 0,
-                    reassign: bool = False, original=None, seed: int = 0, progress: bool = True) -> Shared:
+                    reassign: bool = False, original=None, keep_zero: bool = False, seed: int = 0,
+                    progress: bool = True) -> Shared:
     """Fine-tune the codebooks (and biases) of a shared PyTorch model on ``(x, y)``.
 
     ``x``: float32 ``(N, C, H, W)``; keeps the epoch with the best accuracy on ``(x_val, y_val)``
@@ -111,7 +114,8 @@ def train_codebooks(shared: Shared, x: np.ndarray, y: np.ndarray, x_val: np.ndar
     ``original``, the model before sharing, when given (recommended), else at the shared values.
     Returns a new :class:`Shared`
     with at most the same ``k`` per group (so at least the same CR), codebook values cast to
-    ``shared.codebook``'s format.
+    ``shared.codebook``'s format. ``keep_zero``: codebook entries equal to 0 are not trained
+    (pruned weights stay exactly zero; Deep Compression's sparse layers).
     """
     from ..training import accuracy, fit
 
@@ -121,7 +125,7 @@ def train_codebooks(shared: Shared, x: np.ndarray, y: np.ndarray, x_val: np.ndar
         raise ValueError(f"epochs must be >= 1, got {epochs}")
     if original is not None and not reassign:
         raise ValueError("original= is only used with reassign=True (latent weights start there)")
-    net, ad, codes = _shared_net(shared, reassign, original)
+    net, ad, codes = _shared_net(shared, reassign, original, keep_zero)
     before = accuracy(shared.model, x_val, y_val)
     history = fit(net, x, y, x_val, y_val, epochs=epochs, lr=lr, batch_size=batch_size, max_shift=max_shift,
                   seed=seed, progress=progress)

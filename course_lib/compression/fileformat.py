@@ -129,8 +129,13 @@ def load_compressed(path, model=None) -> Shared:
 
     ``model``: a skeleton with the same architecture (any weights; it is filled in place). Not
     needed when the file names a zoo model. Returns a :class:`Shared` whose ``model`` predicts
-    exactly like the in-memory shared model that was saved.
+    exactly like the in-memory shared model that was saved. Deep Compression files (``.edc``,
+    pruned + shared + Huffman coded) are recognised by their magic bytes and read the same way.
     """
+    from .sparse_format import is_deep_file, read_deep
+
+    if is_deep_file(path):
+        return read_deep(path, model)
     header, base = read_header(path)
     data = Path(path).read_bytes()[base:]
     if model is None:
