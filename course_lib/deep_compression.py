@@ -23,7 +23,8 @@ import numpy as np
 from . import fast_mode
 from .compression import codebook_bits, share_values, train_codebooks
 from .compression.layers import adapter
-from .compression.share import LayerCode, Shared, _check_ks
+from .compression.checks import check_ks
+from .compression.share import LayerCode, Shared
 from .compression.sparse_format import write_deep
 from .pruning import (apply_masks, check_sparsity, global_magnitude_masks, make_permanent, prunable_modules,
                       sparse_bytes, sparsity_report)
@@ -59,7 +60,7 @@ def share_survivors(model, ks, codebook: str = "float16", method: str = "dp") ->
     Each layer's code has the value 0 at index 0 (the pruned weights) and ``<= k`` shared
     values after it. ``ks``: one k per weight layer."""
     ad = adapter(adapter(model).clone())
-    ks = _check_ks(ks, ad.layers)
+    ks = check_ks(ks, [layer.name for layer in ad.layers])
     codes = []
     for i, (layer, k) in enumerate(zip(ad.layers, ks)):
         w = ad.get(i).ravel()
@@ -104,7 +105,7 @@ def stage_bytes(pruned, shared_model, file_bytes: int, codebook: str = "float16"
 def _splits(model_name: str) -> dict:
     from . import datasets, zoo
 
-    dataset = zoo._entry(model_name).recipe.dataset
+    dataset = zoo.dataset(model_name)
     return {s: datasets.load(dataset, s) for s in ("train", "val", "test")}
 
 
@@ -136,7 +137,7 @@ def deep_compress(model_name: str, out, *, sparsity: float = 0.93, ks=(32, 32, 3
     check_sparsity(sparsity)
     model = zoo.load(model_name)
     prunable_modules(model)
-    ks = _check_ks(list(ks) if not isinstance(ks, dict) else ks, adapter(model).layers)
+    ks = check_ks(list(ks) if not isinstance(ks, dict) else ks, [layer.name for layer in adapter(model).layers])
     epochs = (2 if fast_mode() else 8) if epochs is None else epochs
     codebook_epochs = (1 if fast_mode() else 5) if codebook_epochs is None else codebook_epochs
     data = _splits(model_name)

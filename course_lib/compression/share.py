@@ -80,11 +80,6 @@ def share_values(values, k: int, codebook: str = "float32", method: str = "dp",
     return snap_to_codebook(values, centroids, codebook)
 
 
-def _check_ks(ks, layers) -> list[int]:
-    # the old private helper, for modules not yet moved to compression.checks.check_ks
-    return check_ks(ks, [l.name for l in layers])
-
-
 def share_model(model, ks, *, codebook: str = "float32", method: str = "dp", order=None,
                 freeze: bool = False, retrain=None, inplace: bool = False, seed: int = 0,
                 progress: bool = False) -> Shared:
