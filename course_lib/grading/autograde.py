@@ -56,6 +56,8 @@ def grade_submission(root: Path, name: str, student: str, limits: Limits, unsafe
     except Exception as e:  # noqa: BLE001  (a grader failure on one student never stops the batch)
         entry["status"] = f"NOT GRADED: the grader failed on this submission ({type(e).__name__}: {e})"
         course.keep_log(root, f"autograde-{name}-{student}-error", traceback.format_exc())
+    if entry["status"] != "graded":  # a row in grades.csv, whose status column says why
+        gradebook.add_student(root, student)
     return entry
 
 
@@ -118,9 +120,10 @@ def autograde(root: Path = course.DEFAULT_ROOT, solutions: Path = course.DEFAULT
     """
     root, solutions = course.check_root(root), Path(solutions).resolve()
     mode = sandbox.check_available(unsafe)
+    config = _config(root)
     limits = limits or Limits()
-    if timeout is not None:
-        limits = Limits(**{**limits.__dict__, "cell_s": int(timeout)})
+    cell_s = timeout if timeout is not None else config.get("Execute", {}).get("timeout", limits.cell_s)
+    limits = Limits(**{**limits.__dict__, "cell_s": int(cell_s)})
     found = course.submissions(root)
     known = course.assignments(solutions)
     misplaced = _misplaced(root, known)
@@ -133,7 +136,7 @@ def autograde(root: Path = course.DEFAULT_ROOT, solutions: Path = course.DEFAULT
     names = course.pick(names, sorted(found), str(root / "submitted"))
     if mode == "unsafe":
         print("WARNING: --unsafe: submissions run WITHOUT a sandbox, with your rights")
-    config, graded, failures = _config(root), {}, list(misplaced)
+    graded, failures = {}, list(misplaced)
     for name in names:
         if not gradebook.in_gradebook(root, name):  # a fresh clone: record the grade cells first
             course.generate(root, solutions, labs=None, names=[name])
@@ -144,6 +147,7 @@ def autograde(root: Path = course.DEFAULT_ROOT, solutions: Path = course.DEFAULT
         report = write_report(root, name, entries, problems)
         print(report.read_text(), end="")
         graded[name] = [e["student"] for e in entries if e["status"] == "graded"]
+        print(f"autograded {name}: {', '.join(graded[name]) or 'nobody'}")
         failures += [f"{name} {e['student']}: {e['status']}" for e in entries if e["status"] != "graded"]
         failures += [f"{name}: INTEGRITY: {p}" for p in problems]
     if failures:

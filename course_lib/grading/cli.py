@@ -19,7 +19,7 @@ def _run(args) -> int:
     if args.step == "generate":
         course.generate(root, Path(args.solutions), Path(args.labs), args.assignment)
     elif args.step == "autograde":
-        limits = Limits(notebook_s=args.wall_time, memory_mib=args.memory, cell_s=args.timeout or Limits.cell_s)
+        limits = Limits(notebook_s=args.wall_time, memory_mib=args.memory)
         autograde(root, Path(args.solutions), args.assignment, args.timeout, unsafe=args.unsafe, limits=limits)
     elif args.step == "feedback":
         results.feedback(root, args.assignment)
@@ -35,7 +35,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", default=str(course.DEFAULT_ROOT), help="nbgrader course root (default: %(default)s)")
     p.add_argument("--solutions", default=str(course.DEFAULT_SOLUTIONS), help="instructor sources (default: %(default)s)")
     p.add_argument("--labs", default=str(course.DEFAULT_LABS), help="where student versions go (default: %(default)s)")
-    p.add_argument("--timeout", type=int, help=f"autograde: seconds per cell (default {Limits.cell_s})")
+    p.add_argument("--timeout", type=int, help="autograde: seconds per cell (default: Execute.timeout of nbgrader_config.py)")
     p.add_argument("--wall-time", type=int, default=Limits.notebook_s,
                    help="autograde: seconds per notebook (default %(default)s)")
     p.add_argument("--memory", type=int, default=Limits.memory_mib,

@@ -42,6 +42,11 @@ def in_gradebook(root: Path, assignment: str) -> bool:
             return False
 
 
+def add_student(root: Path, student: str) -> None:
+    with Gradebook(db_url(root)) as gb:
+        gb.update_or_create_student(student)
+
+
 def test_points(nb) -> dict[str, float]:
     """``{grade_id: points}`` of the autograded test cells of a notebook."""
     return {c.metadata.nbgrader["grade_id"]: float(c.metadata.nbgrader["points"]) for c in nb.cells

@@ -100,6 +100,7 @@ def repair(student, release) -> tuple[nbformat.NotebookNode, list[str]]:
         if why:
             reasons.append(why)
         picked.append((gid, cell))
+    _attach_by_position(picked, release, reasons)
     if not any(g for g, _ in picked):
         raise Rejected("none of the lab's cells are in this notebook (is it the right lab?)")
     keep = {}  # grade id -> index in picked of the copy that is graded
@@ -123,6 +124,25 @@ def repair(student, release) -> tuple[nbformat.NotebookNode, list[str]]:
     _put_back_missing(out, placed, release, reasons)
     nb = nbformat.v4.new_notebook(cells=out, metadata=json.loads(json.dumps(release.metadata)))
     return nb, reasons
+
+
+def _attach_by_position(picked: list, release, reasons: list[str]) -> None:
+    """An answer cell still missing is the unrecognised cell of its type right after the lab cell
+    that precedes it (a written answer pasted without metadata has no other clue)."""
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in release.cells]
+    found = {g for g, _ in picked if g}
+    for k, gid in enumerate(ids):
+        cell = release.cells[k]
+        if gid is None or gid in found or _kind(cell.metadata.nbgrader) != "solution" or k == 0:
+            continue
+        before = ids[k - 1]
+        at = next((i for i, (g, _) in enumerate(picked) if g == before and before), None)
+        if at is not None and at + 1 < len(picked):
+            g, candidate = picked[at + 1]
+            if g is None and candidate.get("cell_type") == cell.cell_type:
+                picked[at + 1] = (gid, candidate)
+                found.add(gid)
+                reasons.append(f"the cell after {before!r} was taken as the answer {gid!r} (its metadata was lost)")
 
 
 def _lab_cell(gid: str, lab_cell, cell, reasons: list[str]):

@@ -49,7 +49,7 @@ def outputs(outs: list) -> list:
 def markdown(text: str) -> str:
     """A student's markdown with its HTML shown as text and ``javascript:`` links disabled."""
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return re.sub(r"(?i)javascript\s*:", "javascript&#58;", text)
+    return re.sub(r"(?i)javascript\s*:", "javascript-blocked-", text)
 
 
 def strip_hidden_tests(source: str) -> str:

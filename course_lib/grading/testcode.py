@@ -155,6 +155,7 @@ def instructor_names(sources: list[str]) -> tuple[dict[str, list], dict[str, str
                 for alias in node.names:
                     if alias.name != "*":
                         imports[alias.asname or alias.name] = [node.module, alias.name]
+                        modules.append(f"{node.module}.{alias.name}")  # a submodule, if it is one
             elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
                 try:
                     value = ast.literal_eval(node.value)
