@@ -448,6 +448,12 @@ def test_vandal_was_blocked_everywhere(batch):
     assert set(did) <= allowed, did  # what it could do stayed in its own throwaway sandbox
 
 
+def test_nothing_of_the_instructor_or_other_students_is_visible(batch):
+    nb = nbformat.read(batch["root"] / "autograded" / "reads_source" / LAB / f"{LAB}.ipynb", 4)
+    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "stream")
+    assert "SEEN []" in text, text[:2000]
+
+
 def test_batch_wall_time(batch):
     n = len(batch["report"]["submissions"])
     print(f"{n} submissions, {batch['seconds']:.0f} s, load {os.getloadavg()[0]:.1f}")
