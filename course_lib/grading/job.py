@@ -65,7 +65,7 @@ def plan_for(repaired, source) -> tuple[nbformat.NotebookNode, dict]:
     return run, plan
 
 
-def _environment(job: str, base: Path) -> dict[str, str]:
+def _environment(job: str) -> dict[str, str]:
     env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
     env.update({
         "HOME": f"{job}/home", "IPYTHONDIR": f"{job}/ipython", "JUPYTER_CONFIG_DIR": f"{job}/jupyter/config",
@@ -106,7 +106,7 @@ def execute(run, plan: dict, release_dir: Path, limits: Limits, unsafe: bool) ->
     job = str(base) if unsafe else "/job"
     _write_job(base, job, run, plan, release_dir, limits)
     argv = [sys.executable, str(HERE / "runner.py"), job]
-    env = _environment(job, base)
+    env = _environment(job)
     if unsafe:
         return base, _run_unsafe(base, argv, env, limits)
     return base, sandbox.run_in_sandbox(base, argv, env, LIBRARY, limits, extra_ro=_data_binds(job))

@@ -110,9 +110,22 @@ def _limit(limits: Limits):
         for which, value in [(resource.RLIMIT_AS, memory), (resource.RLIMIT_CPU, limits.cpu_s),
                              (resource.RLIMIT_FSIZE, limits.file_bytes), (resource.RLIMIT_CORE, 0)]:
             resource.setrlimit(which, (value, value))
-        if os.geteuid() != 0:  # as root it would count every root process; the throwaway uid gets it below
-            resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+        if os.geteuid() != 0:  # counted per user: on top of what the instructor already runs
+            n = limits.processes + own
+            resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
+    own = _processes_of(os.geteuid()) if os.geteuid() != 0 else 0  # as root the throwaway uid gets it below
     return apply
+
+
+def _processes_of(uid: int) -> int:
+    count = 0
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and os.stat(f"/proc/{pid}").st_uid == uid:
+                count += 1
+        except OSError:
+            pass
+    return count
 
 
 @dataclass
