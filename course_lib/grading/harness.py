@@ -19,7 +19,7 @@ Standalone on purpose: imports nothing from course_lib before the plan is read.
 """
 
 
-def _install():  # one function, deleted afterwards: nothing but ``__grader__`` stays visible
+def _install():  # over 60 lines on purpose: one closure, deleted afterwards, so only ``__grader__`` stays visible
     import builtins
     import importlib
     import json
