@@ -22,10 +22,12 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
+from course_lib.grading.sandbox import probe
+
 REPO = Path(__file__).resolve().parents[1]
 LAB = "lab99_tiny"
 MARK = "grading-hostile-7f3a"  # in the command line of every process a hostile submission starts
-NEEDS_BWRAP = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+NEEDS_BWRAP = pytest.mark.skipif(probe() is not None, reason=str(probe()))
 
 SETUP = "import numpy as np\nimport statistics\nLIMIT = 3"
 SOLUTIONS = {

@@ -46,17 +46,33 @@ def bwrap() -> str | None:
     return shutil.which("bwrap")
 
 
+def probe() -> str | None:
+    """``None`` when bwrap can make this module's sandbox here, else why not (e.g. a container
+    without user namespaces)."""
+    if not bwrap():
+        return "bubblewrap (bwrap) is not installed"
+    argv = [bwrap(), "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--die-with-parent",
+            *([] if os.geteuid() == 0 else ["--unshare-user"]), "--ro-bind", "/", "/", "--proc", "/proc",
+            "--dev", "/dev", "--", "true"]
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"bwrap could not start: {e}"
+    return None if proc.returncode == 0 else f"bwrap cannot create a sandbox here: {proc.stderr.strip()}"
+
+
 def check_available(unsafe: bool = False) -> str:
-    """``"bwrap"``, or ``"unsafe"`` when none is installed and ``unsafe`` is set; else raise."""
-    if bwrap():
+    """``"bwrap"``, or ``"unsafe"`` when no sandbox can be made and ``unsafe`` is set; else raise."""
+    why = probe()
+    if why is None:
         return "bwrap"
     if unsafe:
         return "unsafe"
     raise SandboxUnavailable(
-        "bubblewrap (bwrap) is not installed, and grading without a sandbox runs every submission "
-        "with your rights (it could read or change the gradebook, other submissions and your files). "
-        "Install it (Debian/Ubuntu: apt-get install bubblewrap), or pass --unsafe to grade without a sandbox "
-        "(only for submissions you trust, e.g. on macOS or Windows).")
+        f"{why}, and grading without a sandbox runs every submission with your rights (it could read or "
+        "change the gradebook, other submissions and your files). Install bubblewrap (Debian/Ubuntu: "
+        "apt-get install bubblewrap; in a container, allow user namespaces), or pass --unsafe to grade "
+        "without a sandbox (only for submissions you trust, e.g. on macOS or Windows).")
 
 
 def _system_binds() -> list[str]:
