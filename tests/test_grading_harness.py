@@ -162,3 +162,21 @@ def test_find_notebook_renamed_missing_and_ambiguous(tmp_path):
     (tmp_path / "other.ipynb").write_text("{oops")
     with pytest.raises(repair.Rejected, match="not a readable notebook"):
         repair.read_any(tmp_path / "other.ipynb")
+
+
+# --- sanitising ---------------------------------------------------------------------------------
+
+def test_outputs_keep_text_and_images_only_and_markdown_is_inert():
+    from course_lib.grading import sanitize
+
+    outs = [nbformat.v4.new_output("display_data", data={"text/html": "<script>x()</script>", "text/plain": "ok",
+                                                         "application/javascript": "x()", "image/svg+xml": "<svg/>"}),
+            nbformat.v4.new_output("display_data", data={"image/png": "not base64!"}),
+            nbformat.v4.new_output("stream", name="stderr", text="a warning")]
+    kept = sanitize.outputs(outs)
+    assert [dict(o.get("data", {})) for o in kept] == [{"text/plain": "ok"}, {}]
+    assert kept[1].text == "a warning"
+    md = sanitize.markdown("<script>alert(1)</script> [x](JavaScript :alert(1))")
+    assert "<script>" not in md and "javascript" not in md.lower().replace("javascript-blocked-", "")
+    hidden = "assert f(1) == 2\n### BEGIN HIDDEN TESTS\nassert f(7) == 14\n### END HIDDEN TESTS\n"
+    assert sanitize.strip_hidden_tests(hidden) == "assert f(1) == 2\n# (hidden tests, not shown)\n"
