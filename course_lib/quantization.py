@@ -9,12 +9,14 @@ The core is pure numpy:
   ``"minmax"``, ``"percentile"``, ``"mse"`` or ``"kl"`` (TensorRT's entropy method).
 - :func:`kmeans_quantize` replaces weights by ``2**bits`` shared centroids.
 
-Thin adapters at the edge: :func:`export_onnx` and :func:`ort_quantize_static` (ONNX Runtime
-static INT8 in QDQ format, fed by :class:`CalibrationReader`), :func:`tflite_full_integer`
+Thin adapters at the edge: :func:`export_onnx`, :func:`ort_quantize_static` (ONNX Runtime
+static INT8 in QDQ format, fed by :class:`CalibrationReader`) and :func:`ort_quantize_dynamic`, :func:`tflite_full_integer`
 (TensorFlow Lite, int8 in and out) and :func:`qat_model` (TFMOT quantization-aware training).
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import warnings
 from dataclasses import dataclass
@@ -324,12 +326,39 @@ def ort_quantize_static(fp32_path, int8_path, calibration_x: np.ndarray, method:
     prepared = int8_path.with_suffix(".pre.onnx")
     quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)  # fold, infer shapes
     input_name = _session(prepared).get_inputs()[0].name
-    quantize_static(str(prepared), str(int8_path), CalibrationReader(calibration_x, input_name),
-                    quant_format=QuantFormat.QDQ, per_channel=per_channel,
-                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                    calibrate_method=getattr(CalibrationMethod, ORT_METHODS[method]),
-                    extra_options={"ActivationSymmetric": False, "WeightSymmetric": True})
+    with contextlib.redirect_stdout(io.StringIO()):  # ORT's calibrators print progress lines
+        quantize_static(str(prepared), str(int8_path), CalibrationReader(calibration_x, input_name),
+                        quant_format=QuantFormat.QDQ, per_channel=per_channel,
+                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=getattr(CalibrationMethod, ORT_METHODS[method]),
+                        extra_options={"ActivationSymmetric": False, "WeightSymmetric": True})
     prepared.unlink(missing_ok=True)
+    return int8_path
+
+
+def ort_quantize_dynamic(fp32_path, int8_path) -> Path:
+    """ONNX Runtime dynamic quantization: int8 weights, activation ranges measured per input at run time.
+
+    No calibration data: each activation is quantized by a ``DynamicQuantizeLinear`` node from its
+    own min and max. Suits models whose activation ranges vary widely between inputs.
+    """
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    fp32_path, int8_path = Path(fp32_path), Path(int8_path)
+    int8_path.parent.mkdir(parents=True, exist_ok=True)
+    prepared = int8_path.with_suffix(".pre.onnx")
+    quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # ORT warns on the root logger about tensors it leaves in float
+    try:
+        quantize_dynamic(str(prepared), str(int8_path), weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)
+        prepared.unlink(missing_ok=True)
     return int8_path
 
 

@@ -34,12 +34,12 @@ def run_notebook(path, timeout: int = 300, cwd=None, env: dict | None = None):
 
 
 def outputs_text(nb) -> str:
-    """All stream and text/plain outputs of an executed notebook, joined (for asserting on prints)."""
+    """All stream, text/plain and text/markdown outputs of an executed notebook, joined (for asserting on prints)."""
     parts = []
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             if out.get("output_type") == "stream":
                 parts.append(out.get("text", ""))
-            elif "data" in out and "text/plain" in out["data"]:
-                parts.append(out["data"]["text/plain"])
+            elif "data" in out:
+                parts += [out["data"][m] for m in ("text/plain", "text/markdown") if m in out["data"]]
     return "\n".join(parts)

@@ -44,6 +44,13 @@ def notebook_of(folder: Path) -> Path:
     return nb
 
 
+def manual_points(assignment: str) -> float:
+    """Points of the cells graded by hand (written answers): autograde leaves them to the grader."""
+    cells = nbformat.read(notebook_of(SOLUTIONS / assignment), 4).cells
+    return sum(c.metadata["nbgrader"]["points"] for c in cells
+               if c.metadata.get("nbgrader", {}).get("grade") and c.metadata["nbgrader"].get("solution"))
+
+
 def kind(cell) -> str:
     meta = cell.metadata.get("nbgrader", {})
     if meta.get("grade") and not meta.get("solution"):
@@ -124,7 +131,8 @@ def test_lab_source_follows_the_pattern(assignment):
     ids = [c.metadata["nbgrader"]["grade_id"] for c in cells if "nbgrader" in c.metadata]
     assert len(ids) == len(set(ids)), "duplicate nbgrader grade_id"
     tests = [c for c in cells if kind(c) == "test"]
-    assert sum(c.metadata["nbgrader"]["points"] for c in tests) == 20, "every lab is worth 20 points"
+    graded = [c for c in cells if c.metadata.get("nbgrader", {}).get("grade")]
+    assert sum(c.metadata["nbgrader"]["points"] for c in graded) == 20, "every lab is worth 20 points"
     assert any("### BEGIN HIDDEN TESTS" in c.source for c in tests), "no hidden tests"
     # nbgrader 0.9.6 puts a deleted test cell back after the nbgrader cell (answer, test or read-only)
     # that preceded it in the source, and fails the student's whole notebook when that is a read-only one
@@ -161,7 +169,7 @@ def test_every_lab_is_worth_the_same_points(course):
 @pytest.mark.parametrize("assignment", LABS)
 def test_solution_scores_full_marks_and_runs_without_errors(course, assignment):
     score, max_score = scores(course["root"], assignment)["solution"]
-    assert max_score > 0 and score == max_score
+    assert max_score == 20 and score == max_score - manual_points(assignment), "every autograded point"
     nb = autograded(course["root"], "solution", assignment)
     failing = [(i, errors(c)) for i, c in enumerate(nb.cells) if errors(c)]
     assert not failing, f"the solution has failing cells: {failing}"

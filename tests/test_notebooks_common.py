@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_lib.notebook import REPO, Quiz, colab_badge, colab_url, quiz
+from course_lib.notebook import REPO, Quiz, answer_key, colab_badge, colab_url, numeric_quiz, quiz
 
 ROOT = Path(__file__).resolve().parents[1]
 LECTURES = sorted((ROOT / "lectures").glob("week*.ipynb"))
@@ -35,15 +35,48 @@ def test_lecture_header_badge_and_setup(path):
 
 
 def test_quiz_feedback():
-    q = quiz("2 + 2?", ["3", "4"], 1, "Count them.")
+    q = quiz("2 + 2?", ["3", "4"], answer_key(1), "Count them.")
+    assert "a\"" not in answer_key(1) and answer_key(1) != answer_key(2), "the key hides the answer"
     assert q.check(1) == (True, "Correct. Count them.")
     ok, text = q.check(0)
-    assert not ok and "\u201c4\u201d" in text and "Count them." in text
+    assert not ok and "Try again" in text and "\u201c4\u201d" not in text, "the first wrong answer reveals nothing"
+    ok, text = q.check(0)
+    assert not ok and "\u201c4\u201d" in text and "Count them." in text, "the second wrong answer reveals"
     with pytest.raises(ValueError, match="choice"):
         q.check(2)
-    with pytest.raises(ValueError, match="answer"):
-        Quiz("?", ["a", "b"], 5)
+    with pytest.raises(ValueError, match="index options"):
+        Quiz("?", ["a", "b"], answer_key(5))
+    with pytest.raises(ValueError, match="answer_key"):
+        Quiz("?", ["a", "b"], "2")
     assert q.widget().children  # builds the ipywidgets view
+
+
+def test_numeric_quiz_tolerance_and_retry():
+    q = numeric_quiz("Bytes of 1,000 int8 weights?", answer_key(1000), "One byte each.", unit="B")
+    assert q.check("1010")[0] and q.check(990.0)[0], "within 2 % is right"
+    ok, text = q.check(4000)
+    assert not ok and "Try again" in text
+    ok, text = q.check(4000)
+    assert not ok and "1000 B" in text
+    with pytest.raises(ValueError, match="number"):
+        q.check("many")
+    assert q.widget().children
+
+
+def test_answer_key_round_trip_and_cli(capsys):
+    from course_lib.notebook import _read_key, main
+
+    for a in (0, 3, 0.125, -2.5, 1e-6):
+        assert _read_key(answer_key(a)) == a
+    with pytest.raises(ValueError):
+        answer_key(float("nan"))
+    assert main(["key", "2"]) == 0 and capsys.readouterr().out.strip() == answer_key(2)
+
+
+def test_quiz_plain_index_still_works_with_a_warning():
+    with pytest.warns(DeprecationWarning, match="answer_key"):
+        q = quiz("?", ["a", "b"], 1)
+    assert q.check(1)[0]
 
 
 def test_colab_url():
