@@ -1,12 +1,18 @@
 """Lab 5 through real nbgrader commands, beyond what tests/test_grading.py checks for every lab.
 
-The generic round trip (solution = full marks, untouched = 0, infinite loop, edited tests,
-raising cell, feedback, CSV) runs on lab 5 there. Here: the student version hides what it must,
-and a *plausible* submission (three bugs that pass every visible assert) loses exactly the
-points of the hidden tests that catch them.
+The generic round trip (solution = full autograded marks, untouched = 0, infinite loop, edited
+tests, raising cell, feedback, CSV) runs on lab 5 there. Here:
+- the student version hides what it must;
+- the literal expected values of the hidden tests still match the library (they were computed
+  from it once and are written into the hidden tests so the student's kernel cannot replace them);
+- a *plausible* submission (three bugs that pass every visible assert) loses exactly the points of
+  the hidden tests that catch them;
+- a submission that calls the forbidden library functions instead of writing them loses the points
+  of the hidden tests that replace those functions by failing ones.
 """
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 
@@ -14,12 +20,15 @@ import nbformat
 import numpy as np
 import pytest
 
+from course_lib import compression as C
+from course_lib.search import move_target
 from test_grading import REPO, SOLUTIONS, autograded, errors, grading, kind, notebook_of, scores, submit
 
 LAB = "lab05_weight_sharing_search"
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+LENET_SIZES = [150, 2400, 48000, 10080, 840]
 
-# Each bug passes the visible asserts of its test cell; a hidden assert catches it.
+# Each bug passes the visible asserts of its test cells; a hidden assert catches it.
 BUGGY = {
     "cr-solution": '''
 def true_compression_rate(layer_sizes, ks, codebook_bits=32, value_bits=32):
@@ -41,15 +50,35 @@ def roulette_select(fitness, n, rng):
         raise ValueError("bad fitness")
     return np.random.choice(len(fitness), size=n, p=fitness / fitness.sum())  # bug: global RNG, not rng
 ''',
-    "crossover-solution": '''
-def one_point_crossover(a, b, cut):
-    a, b = np.asarray(a), np.asarray(b)
-    if len(a) != len(b) or cut == 0 or cut == len(a):  # bug: a negative cut slips through
-        raise ValueError("bad parents or cut")
-    return np.concatenate([a[:cut], b[cut:]]), np.concatenate([b[:cut], a[cut:]])
+    "target-solution": '''
+def update_target(target, points, thresholds, offsets):
+    if min(offsets) <= 0:
+        raise ValueError("offsets must be > 0")
+    acc_t, cr_t = target
+    for acc, cr in points:  # bug: no threshold check, a point far below the accuracy floor moves the CR target
+        if acc >= acc_t:
+            acc_t = acc + offsets[0]
+        if cr >= cr_t:
+            cr_t = cr + offsets[1]
+    return float(acc_t), float(cr_t)
 ''',
 }
-CAUGHT = {"test-cr": 3, "test-roulette": 3, "test-crossover-errors": 1}  # cell -> points lost
+CAUGHT = {"test-cr-general": 2, "test-roulette-general": 2, "test-target-general": 2}  # cell -> points lost
+
+# Calls the library instead of writing the function: visible tests pass, the patched hidden ones fail.
+DELEGATING = {
+    "cr-solution": '''
+def true_compression_rate(layer_sizes, ks, codebook_bits=32, value_bits=32):
+    return C.compression_rate(layer_sizes, ks, codebook_bits, value_bits)
+''',
+    "target-solution": '''
+def update_target(target, points, thresholds, offsets):
+    if min(offsets) <= 0:
+        raise ValueError("offsets must be > 0")
+    return search.move_target(target, points, thresholds, offsets)
+''',
+}
+FORBIDDEN = {"test-cr-example": 1, "test-cr-general": 2, "test-target-example": 1, "test-target-general": 2}
 
 
 def cells_by_id(nb) -> dict:
@@ -60,6 +89,14 @@ def visible_part(source: str) -> str:
     return source.split(HIDDEN_BEGIN)[0]
 
 
+def literal(source: str, name: str):
+    """The value of the assignment `name = <literal>` in a cell's source."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"no literal {name} in the cell")
+
+
 def test_student_version_hides_solutions_and_hidden_tests():
     source = cells_by_id(nbformat.read(notebook_of(SOLUTIONS / LAB), 4))
     student = cells_by_id(nbformat.read(notebook_of(REPO / "labs" / LAB), 4))
@@ -68,19 +105,58 @@ def test_student_version_hides_solutions_and_hidden_tests():
         if kind(cell) == "test":
             assert HIDDEN_BEGIN in cell.source, f"{gid} has no hidden tests"
             assert HIDDEN_BEGIN not in student[gid].source and student[gid].source.strip() == visible_part(cell.source).strip()
-        if kind(cell) == "solution":
+        if kind(cell) == "solution" and cell.cell_type == "code":
             assert "### BEGIN SOLUTION" not in student[gid].source and "NotImplementedError" in student[gid].source
+        if kind(cell) == "solution" and cell.cell_type == "markdown":
+            assert "=== BEGIN SOLUTION ===" in cell.source and "BEGIN SOLUTION" not in student[gid].source
+
+
+def test_hidden_literals_match_the_library():
+    """The expected values typed into the hidden tests are what the library computes today."""
+    cells = cells_by_id(nbformat.read(notebook_of(SOLUTIONS / LAB), 4))
+    cr_cases = literal(cells["test-cr-general"].source, "_CASES")
+    assert len(cr_cases) >= 5
+    for sizes, ks, cb, vb, want in cr_cases:
+        assert C.compression_rate(sizes, ks, cb, vb) == pytest.approx(want, rel=1e-6), (sizes, ks, cb, vb)
+    target_cases = literal(cells["test-target-general"].source, "_CASES")
+    assert len(target_cases) >= 5
+    moved = 0
+    for target, points, want in target_cases:
+        got = move_target(target, points, (0.963, 1.0), (0.001, 0.1))
+        assert got == pytest.approx(want, abs=1e-6), (target, points)
+        moved += got != tuple(target)
+    assert 0 < moved < len(target_cases), "the cases should include targets that move and targets that stay"
+
+
+def run_visible(test_ids, code_by_cell):
+    """Run visible test cells in-process against the given functions (raises if an assert fails)."""
+    tests = cells_by_id(nbformat.read(notebook_of(REPO / "labs" / LAB), 4))
+    from course_lib import search
+    namespace = {"np": np, "C": C, "search": search, "LENET_SIZES": LENET_SIZES}
+    for code in code_by_cell.values():
+        exec(code, namespace)
+    for test_id in test_ids:  # in notebook order, sharing one namespace as the kernel does
+        np.random.seed(0)
+        exec(tests[test_id].source, namespace)
 
 
 def test_plausible_bugs_pass_the_visible_tests():
-    """Run each visible test cell in-process against the buggy function: the bugs are invisible there."""
-    tests = cells_by_id(nbformat.read(notebook_of(REPO / "labs" / LAB), 4))
-    for test_id, points in CAUGHT.items():
-        namespace = {"np": np, "LENET_SIZES": [150, 2400, 48000, 10080, 840]}
-        for code in BUGGY.values():
-            exec(code, namespace)
-        np.random.seed(0)
-        exec(tests[test_id].source, namespace)  # raises if a visible assert failed
+    run_visible(["test-cr-example", "test-cr-general", "test-cr-errors", "test-roulette-example",
+                 "test-roulette-general", "test-roulette-errors"], BUGGY)
+    run_visible(["test-target-example", "test-target-general", "test-target-edge"], BUGGY)
+
+
+def test_delegating_submission_passes_the_visible_tests():
+    run_visible(["test-cr-example", "test-cr-general"], DELEGATING)
+    run_visible(["test-target-example", "test-target-general", "test-target-edge"], DELEGATING)
+
+
+def with_cells(source, replacements):
+    nb = nbformat.from_dict(json.loads(json.dumps(source)))
+    for gid, cell in cells_by_id(nb).items():
+        if gid in replacements:
+            cell.source = replacements[gid].strip()
+    return nb
 
 
 @pytest.fixture(scope="module")
@@ -91,20 +167,27 @@ def graded(tmp_path_factory):
     shutil.copy(REPO / "grading" / "nbgrader_config.py", root)
     grading("generate", LAB, "--labs", str(labs), root=root)
     source = nbformat.read(notebook_of(SOLUTIONS / LAB), 4)
-    buggy = nbformat.from_dict(json.loads(json.dumps(source)))
-    for gid, cell in cells_by_id(buggy).items():
-        if gid in BUGGY:
-            cell.source = BUGGY[gid].strip()
-    submit(root, "plausible", LAB, buggy)
+    submit(root, "plausible", LAB, with_cells(source, BUGGY))
+    submit(root, "delegating", LAB, with_cells(source, DELEGATING))
     grading("autograde", LAB, root=root)  # the config's cell timeout: nothing here loops
     return root
+
+
+def failed_tests(root, student) -> set[str]:
+    nb = cells_by_id(autograded(root, student, LAB))
+    return {gid for gid, c in nb.items() if kind(c) == "test" and errors(c)}
 
 
 @pytest.mark.slow
 def test_hidden_tests_catch_the_plausible_bugs(graded):
     score, max_score = scores(graded, LAB)["plausible"]
-    assert max_score == 20 and score == max_score - sum(CAUGHT.values())
-    nb = cells_by_id(autograded(graded, "plausible", LAB))
-    failed = {gid for gid, c in nb.items() if kind(c) == "test" and errors(c)}
-    assert failed == set(CAUGHT)
-    assert not errors(nb["test-ga"]), "the GA part of the plausible submission should pass"
+    manual = 4  # two written answers, left to the grader
+    assert max_score == 20 and score == max_score - manual - sum(CAUGHT.values()), score
+    assert failed_tests(graded, "plausible") == set(CAUGHT)
+
+
+@pytest.mark.slow
+def test_hidden_tests_refuse_the_library_functions(graded):
+    score, max_score = scores(graded, LAB)["delegating"]
+    assert score == max_score - 4 - sum(FORBIDDEN.values()), score
+    assert failed_tests(graded, "delegating") == set(FORBIDDEN)
