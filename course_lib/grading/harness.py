@@ -50,7 +50,7 @@ def _install():  # over 60 lines on purpose: one closure, deleted afterwards, so
     # harness functions look globals up in the student's namespace first: keep every builtin they use
     _compile, _exec, _locals, _type, _isinstance, _len = compile, exec, locals, type, isinstance, len
     _bool, _list, _tuple, _vars, _setattr, _getattr, _enumerate, _all = bool, list, tuple, vars, setattr, getattr, enumerate, all
-    _TypeError, _iterables = TypeError, (all, any, sum, min, max, sorted, list, tuple, set)
+    _TypeError, _iterables = TypeError, (all, any, sum, min, max, sorted)
     ops = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
            ">=": operator.ge, "in": lambda a, b: a in b, "not in": lambda a, b: a not in b,
            "is": operator.is_, "is not": operator.is_not,

@@ -19,8 +19,9 @@ from __future__ import annotations
 import ast
 import json
 
-CHECKED_BUILTINS = {"abs", "all", "any", "len", "max", "min", "sum", "sorted", "round", "int", "float",
-                    "bool", "set", "list", "tuple"}
+# builtins through which a submission's object would decide a truth value or meet another operand
+# (list(), tuple(), set() only copy: whatever they hold is checked where it is compared)
+CHECKED_BUILTINS = {"abs", "all", "any", "len", "max", "min", "sum", "sorted", "round", "int", "float", "bool"}
 NUMPY_NAMES = {"np", "numpy"}
 PARAMS = ["__grader_cmp", "__grader_bin", "__grader_unary", "__grader_truth", "__grader_call",
           "__grader_locals", "__grader_ns"]
