@@ -99,13 +99,28 @@ def test_a_forged_verdict_line_does_not_count(kernel, tmp_path):
 
 def test_checked_test_code_keeps_python_semantics():
     src = testcode.compile_test("x = [1, 2]\nassert 1 < len(x) <= 2\ny = -x[0] if x else 0\nassert not (y > 0)")
-    assert "__grader_cmp" in src and "__grader_truth" in src and "return __grader_locals()" in src
+    assert "__grader_cmp" in src and "__grader_truth" in src and "__grader_locals()" in src
+    ns = {}
     helpers = [lambda names, *o: all(eval(f"a {n} b") for n, a, b in zip(names, o, o[1:])),
-               lambda n, a, b: eval(f"a {n} b"), lambda n, a: -a, bool, lambda f, *a, **k: f(*a, **k), None, {}]
+               lambda n, a, b: eval(f"a {n} b"), lambda n, a: -a, bool, lambda f, *a, **k: f(*a, **k), None, ns]
     scope = {}
     exec(src, {}, scope)
-    helpers[5] = lambda: {"ok": True}
-    assert scope["__grader_test__"](*helpers) == {"ok": True}
+    helpers[5] = lambda: {"y": -1, "__grader_x": 0}
+    scope["__grader_test__"](*helpers)
+    assert ns == {"y": -1}
+
+
+def test_names_assigned_before_a_failing_assert_reach_the_notebook(kernel):
+    ns, run = kernel
+    student(ns, "def add(a, b): return 0")
+    assert not run("t-add")
+    assert "total" not in ns  # assigned after the failing assert
+    plan_src = testcode.compile_test("early = 1\nassert False\nlate = 2")
+    scope, target = {}, {}
+    exec(plan_src, {}, scope)
+    with pytest.raises(AssertionError):
+        scope["__grader_test__"](None, None, None, bool, None, lambda: {"early": 1}, target)
+    assert target == {"early": 1}
 
 
 # --- repair ---------------------------------------------------------------------------------------

@@ -152,8 +152,7 @@ def _install():  # over 60 lines on purpose: one closure, deleted afterwards, so
         code = _compile(spec["code"], f"<test {grade_id}>", "exec", dont_inherit=True)
         scope = {}
         _exec(code, shell.user_ns, scope)  # defines the function `__grader_test__` in `scope`
-        names = scope["__grader_test__"](cmp, binop, unary, truth, call, _locals, shell.user_ns)
-        shell.user_ns.update({k: v for k, v in names.items() if not k.startswith("__grader")})
+        scope["__grader_test__"](cmp, binop, unary, truth, call, _locals, shell.user_ns)
         restore()
         verdicts.write(f"{grade_id} {spec['token']}\n")
 

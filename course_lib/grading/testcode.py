@@ -8,8 +8,8 @@ submission can rebind any global name, but not a function's own arguments. Insid
   ``if``, ``while``, ``and``/``or``/``not`` in a condition), every call of ``np.*`` and of the
   builtins in :data:`CHECKED_BUILTINS` first checks that its operands are plain data, so an object
   that compares equal to everything, or a NumPy override, scores nothing;
-- the body ends by returning its local names, which the harness copies to the notebook's namespace
-  (later cells may read what a test cell defined).
+- its local names are copied to the notebook's namespace when it ends, also when an assert fails
+  half-way (later cells may read what a test cell defined, as in a kernel).
 
 :func:`instructor_names` lists what the instructor's own cells import or bind to literal values,
 which the harness puts back before every test (a submission cannot rebind ``np`` or a constant).
@@ -120,12 +120,15 @@ def _read_before_assigned(body: list[ast.stmt]) -> list[str]:
 
 
 def compile_test(source: str) -> str:
-    """Source of ``def __grader_test__(<checkers>): <checked cell>; return locals()``."""
+    """Source of ``def __grader_test__(<checkers>): try: <checked cell> finally: <export locals>``."""
     tree = ast.parse(python_of(source))
     body = [_Checked().visit(stmt) for stmt in tree.body]
     preload = [ast.parse(f"{n} = __grader_ns[{n!r}] if {n!r} in __grader_ns else None").body[0]
                for n in _read_before_assigned(tree.body)]
-    body = preload + body + [ast.Return(_helper("__grader_locals"))]
+    # names the cell assigned reach the notebook even when an assert fails half-way, as in a kernel
+    export = ast.parse("__grader_l = __grader_locals()\n"
+                       "__grader_ns.update({k: v for k, v in __grader_l.items() if not k.startswith('__grader')})").body
+    body = [ast.Try(body=preload + body, handlers=[], orelse=[], finalbody=export)]
     args = ast.arguments(posonlyargs=[], args=[ast.arg(p) for p in PARAMS], kwonlyargs=[], kw_defaults=[],
                          defaults=[])
     func = ast.FunctionDef(name="__grader_test__", args=args, body=body, decorator_list=[], returns=None)
