@@ -13,6 +13,8 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 
 # Lab solutions train and quantize models: allow 5 minutes per cell (nbgrader's default is 30 s).
 # A cell that runs longer is interrupted, recorded as an error, and the next cells still run.
+# `python -m course_lib.grading autograde` runs each submission in its own sandbox and reads the
+# cell limit from here (--timeout overrides it); the whole notebook has its own limit (--wall-time).
 c.Execute.timeout = 300
 c.Execute.interrupt_on_timeout = True
 # A busy machine can delay a cell's output by seconds after the cell finished; nbgrader's default
@@ -20,9 +22,14 @@ c.Execute.interrupt_on_timeout = True
 c.Execute.iopub_timeout = 60
 c.Execute.raise_on_iopub_timeout = False
 
-# A test cell a student deleted is put back (from the gradebook) and graded; an edited one is
-# overwritten by the original (always on in nbgrader).
+# A test cell a student deleted is put back and graded; an edited one is overwritten by the
+# original (course_lib.grading.repair does both before grading, and says so in the report).
 c.OverwriteCells.add_missing_cells = True
+
+# Late work: the grader applies nbgrader's late-submission plugin after scoring each submission
+# (timestamp.txt in the submission folder, due date in the gradebook). The default plugin gives
+# no penalty; set a plugin class (a subclass of nbgrader.plugins.LateSubmissionPlugin) here.
+c.AssignLatePenalties.plugin_class = "nbgrader.plugins.LateSubmissionPlugin"
 
 # Student versions: solution regions become this stub, and hidden tests are removed.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
