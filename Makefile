@@ -86,7 +86,7 @@ grades: $(STAMP)
 zoo: $(STAMP)
 	for m in $$($(BIN)/course-lib zoo list --names); do $(BIN)/course-lib zoo train $$m; done
 
-# The term (grading/term.toml, grading/TERM.md): due dates, LMS collection, exam copies, return.
+# The term (grading/term.toml, grading/README.md): due dates, LMS collection, exam copies, return.
 schedule: $(STAMP)
 	$(BIN)/python -m course_lib.assessment schedule
 

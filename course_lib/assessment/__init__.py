@@ -2,7 +2,7 @@
 variant per student, and the course total (seminar 30 + project 40 + exam 30, pass at 51).
 
 Configured by ``grading/term.toml``; run as ``python -m course_lib.assessment COMMAND`` (what
-``make schedule | collect | exam | grades`` call). See ``grading/TERM.md`` for one term's walkthrough.
+``make schedule | collect | exam | grades`` call). See ``grading/README.md`` for one term's walkthrough.
 """
 from .bank import Bank, draw, load_bank
 from .late import late_penalty
