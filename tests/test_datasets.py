@@ -128,3 +128,53 @@ def test_framework_wrappers():
     ds = datasets.tf_dataset(x, y, batch_size=100)
     xb, yb = next(iter(ds))
     assert tuple(xb.shape) == (100, 8, 8, 1) and tuple(yb.shape) == (100,)
+
+
+def test_offline_mnist_is_ordered_by_class_so_first_n_is_not_representative():
+    # the documented reason subset() exists; if this ever fails, the README's warning can go
+    x, y = datasets.load("mnist", "train")
+    assert set(np.unique(y[:200])) == {0}
+    assert set(np.unique(datasets.load("mnist", "val")[1][:200])) == {0, 1}
+
+
+def test_subset_is_stratified_seeded_and_shuffled():
+    x, y = datasets.load("mnist", "train")
+    xs, ys = datasets.subset(x, y, 200)
+    assert xs.shape == (200, 1, 28, 28) and ys.shape == (200,)
+    counts = np.bincount(ys, minlength=10)
+    assert counts.min() >= 19 and counts.max() <= 21, counts  # 200 * (290..317) / 3000
+    assert len(set(ys[:20].tolist())) >= 5, ys[:20]  # shuffled, not grouped by class
+    # every chosen image is a real, distinct image of the split with its own label
+    rows = {x[i].tobytes(): y[i] for i in range(len(y))}
+    assert len({r.tobytes() for r in xs}) == 200
+    assert all(rows[r.tobytes()] == c for r, c in zip(xs, ys))
+    xs2, ys2 = datasets.subset(x, y, 200)
+    np.testing.assert_array_equal(xs, xs2)
+    np.testing.assert_array_equal(ys, ys2)
+    assert not np.array_equal(datasets.subset(x, y, 200, seed=1)[1], ys)
+
+
+def test_subset_keeps_class_shares_with_largest_remainders():
+    y = np.array([0] * 6 + [1] * 3 + [2] * 1)
+    x = np.arange(10.0)[:, None]
+    _, ys = datasets.subset(x, y, 5)
+    assert np.bincount(ys, minlength=3).tolist() == [3, 2, 0]  # shares 3, 1.5, 0.5: tie to class 1
+    xs, ys = datasets.subset(x, y, 10)
+    assert sorted(xs[:, 0].tolist()) == list(range(10))  # n == len: a permutation of everything
+    _, ys = datasets.subset(x, y, 4, stratified=False)
+    assert len(ys) == 4
+
+
+@pytest.mark.parametrize("n,match", [(0, "n must be an integer in 1..10"),
+                                     (11, "n must be an integer in 1..10"),
+                                     (2.5, "got 2.5"), (True, "got True")])
+def test_subset_rejects_bad_n(n, match):
+    with pytest.raises(ValueError, match=match):
+        datasets.subset(np.zeros((10, 2)), np.zeros(10, np.int64), n)
+
+
+def test_subset_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match=r"same number of samples.*x \(9, 2\) and y \(10,\)"):
+        datasets.subset(np.zeros((9, 2)), np.zeros(10, np.int64), 3)
+    with pytest.raises(ValueError, match="y must be 1-D"):
+        datasets.subset(np.zeros((10, 2)), np.zeros((10, 1)), 3)

@@ -87,7 +87,7 @@ class DigitsReader(CalibrationDataReader):
 
 
 with contextlib.redirect_stdout(io.StringIO()):
-    quantize_static(str(fp32_path), str(int8_path), DigitsReader(x_train[:300]), quant_format=QuantFormat.QDQ,
+    quantize_static(str(fp32_path), str(int8_path), DigitsReader(x_calib), quant_format=QuantFormat.QDQ,
                     activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
 ''',
 }
