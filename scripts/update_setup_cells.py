@@ -25,11 +25,17 @@ from course_lib.notebook import colab_badge, is_setup_cell, setup_cell  # noqa: 
 BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
 
 
+# Assignments done in the course's own JupyterLab, never on Colab: the final exam (its cells are
+# the exam's slots, checked against the question bank) and the seminar paper (prose only).
+NOT_ON_COLAB = ("final_exam", "seminar_paper")
+
+
 def notebooks(root: Path = ROOT, folders=("lectures", "solutions", "labs")) -> list[Path]:
-    """Every course notebook under ``folders`` (checkpoints skipped), sorted."""
+    """Every course notebook under ``folders`` (checkpoints and ``NOT_ON_COLAB`` skipped), sorted."""
     found = []
     for folder in folders:
-        found += [p for p in (root / folder).rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts]
+        found += [p for p in (root / folder).rglob("*.ipynb")
+                  if ".ipynb_checkpoints" not in p.parts and p.parent.name not in NOT_ON_COLAB]
     return sorted(found)
 
 

@@ -269,7 +269,7 @@ def test_cli_whole_sweep_and_errors(capsys):
     assert main(["share", "--model", "lenet5-tanh", "--sweep", "1-3"]) == 2
 
 
-# --- fine-tuning of the clustering space (spec section 7) -----------------------------------
+# --- focusing the clustering space (docs/method.md) ------------------------------------------
 
 def test_lift_and_cluster_lifted():
     from course_lib.compression import cluster_lifted, kmeans1d, lift
