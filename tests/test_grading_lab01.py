@@ -10,9 +10,6 @@
 """
 from __future__ import annotations
 
-import ast
-import json
-import shutil
 import time
 
 import nbformat
@@ -24,10 +21,10 @@ from torch import nn
 import course_lib
 from course_lib import models, profile
 from course_lib.profiling import LayerProfile, ProfileReport, flop_counter_macs
-from test_grading import REPO, SOLUTIONS, autograded, errors, grading, kind, notebook_of, scores, submit
+from test_grading import REPO, SOLUTIONS, autograded, errors, kind, notebook_of, scores
+from lab_grading import HIDDEN_BEGIN, cells_by_id, failed_tests, grade_submissions, literal, solution_source, with_cells
 
 LAB = "lab01_cost_and_latency"
-HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 MANUAL = 3  # two written answers, left to the grader
 
 BUGGY = {
@@ -98,20 +95,6 @@ def conv2d_params(c_in, c_out, k, groups=1, bias=True):
 ''',
 }
 FORBIDDEN = {"test-conv-example": 1, "test-conv-general": 2, "test-conv-depthwise": 1}
-
-
-def cells_by_id(nb) -> dict:
-    return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if "nbgrader" in c.metadata}
-
-
-def literal(source: str, name: str):
-    """The value of the literal in `name = <literal>` or `for ... in <literal>:` of a cell's source."""
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
-            return ast.literal_eval(node.value)
-        if name == "for" and isinstance(node, ast.For) and isinstance(node.iter, (ast.List, ast.Tuple)):
-            return ast.literal_eval(node.iter)
-    raise AssertionError(f"no literal {name} in the cell")
 
 
 def solution_cells():
@@ -191,38 +174,17 @@ def test_delegating_submission_passes_the_visible_tests():
     run_visible(["test-conv-example", "test-conv-general", "test-conv-depthwise"], DELEGATING)
 
 
-def with_cells(source, replacements):
-    nb = nbformat.from_dict(json.loads(json.dumps(source)))
-    for gid, cell in cells_by_id(nb).items():
-        if gid in replacements:
-            cell.source = replacements[gid].strip()
-    return nb
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    base = tmp_path_factory.mktemp("course01")
-    root, labs = base / "grading", base / "labs"
-    root.mkdir()
-    shutil.copy(REPO / "grading" / "nbgrader_config.py", root)
-    grading("generate", LAB, "--labs", str(labs), root=root)
-    source = nbformat.read(notebook_of(SOLUTIONS / LAB), 4)
-    submit(root, "plausible", LAB, with_cells(source, BUGGY))
-    submit(root, "delegating", LAB, with_cells(source, DELEGATING))
-    grading("autograde", LAB, root=root)
-    return root
-
-
-def failed_tests(root, student) -> set[str]:
-    nb = cells_by_id(autograded(root, student, LAB))
-    return {gid for gid, c in nb.items() if kind(c) == "test" and errors(c)}
+    source = solution_source(LAB)
+    return grade_submissions(tmp_path_factory, LAB, {"plausible": with_cells(source, BUGGY), "delegating": with_cells(source, DELEGATING)})
 
 
 @pytest.mark.slow
 def test_hidden_tests_catch_the_plausible_bugs(graded):
     score, max_score = scores(graded, LAB)["plausible"]
     assert max_score == 20 and score == max_score - MANUAL - sum(CAUGHT.values()), score
-    assert failed_tests(graded, "plausible") == set(CAUGHT)
+    assert failed_tests(graded, "plausible", LAB) == set(CAUGHT)
 
 
 @pytest.mark.slow
@@ -238,4 +200,4 @@ def test_solution_cells_write_nothing_to_stderr(graded):
 def test_hidden_tests_refuse_course_lib_profile(graded):
     score, max_score = scores(graded, LAB)["delegating"]
     assert score == max_score - MANUAL - sum(FORBIDDEN.values()), score
-    assert failed_tests(graded, "delegating") == set(FORBIDDEN)
+    assert failed_tests(graded, "delegating", LAB) == set(FORBIDDEN)

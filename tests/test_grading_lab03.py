@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ast
 import json
-import shutil
 
 import nbformat
 import numpy as np
@@ -25,10 +24,10 @@ import pytest
 from course_lib import integer_inference as I
 from course_lib import quantization as Q
 from course_lib.compression import kmeans1d
-from test_grading import REPO, SOLUTIONS, autograded, errors, grading, kind, notebook_of, scores, submit
+from test_grading import REPO, SOLUTIONS, kind, notebook_of, scores
+from lab_grading import HIDDEN_BEGIN, cells_by_id, failed_tests, grade_submissions, literal, solution_source, visible_part
 
 LAB = "lab03_quantization"
-HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 MANUAL = 3  # points of the written answers, left to the grader
 
 # Each bug passes the visible asserts of its test cells; a hidden assert catches it.
@@ -122,23 +121,6 @@ def integer_linear(q_x, z_x, q_w, q_b, m0, n, z_y):
 }
 FORBIDDEN = {"test-linear-example": 1, "test-linear-general": 2, "test-linear-edge": 1, "test-fixedpoint-example": 1,
              "test-fixedpoint-general": 1, "test-intlinear-example": 1, "test-intlinear-ort": 2}
-
-
-def cells_by_id(nb) -> dict:
-    return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if "nbgrader" in c.metadata}
-
-
-def visible_part(source: str) -> str:
-    return source.split(HIDDEN_BEGIN)[0]
-
-
-def literal(source: str, name: str):
-    """The value of `name = <literal>` (or `name = np.array(<literal>, ...)`) in a cell's source."""
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
-            value = node.value.args[0] if isinstance(node.value, ast.Call) else node.value
-            return ast.literal_eval(value)
-    raise AssertionError(f"no literal {name} in the cell")
 
 
 def source_cells():
@@ -256,32 +238,19 @@ def with_cells(source, replacements):
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    base = tmp_path_factory.mktemp("course03")
-    root, labs = base / "grading", base / "labs"
-    root.mkdir()
-    shutil.copy(REPO / "grading" / "nbgrader_config.py", root)
-    grading("generate", LAB, "--labs", str(labs), root=root)
-    source = nbformat.read(notebook_of(SOLUTIONS / LAB), 4)
-    submit(root, "plausible", LAB, with_cells(source, BUGGY))
-    submit(root, "delegating", LAB, with_cells(source, DELEGATING))
-    grading("autograde", LAB, root=root)  # the config's cell timeout: nothing here loops
-    return root
-
-
-def failed_tests(root, student) -> set[str]:
-    nb = cells_by_id(autograded(root, student, LAB))
-    return {gid for gid, c in nb.items() if kind(c) == "test" and errors(c)}
+    source = solution_source(LAB)
+    return grade_submissions(tmp_path_factory, LAB, {"plausible": with_cells(source, BUGGY), "delegating": with_cells(source, DELEGATING)})
 
 
 @pytest.mark.slow
 def test_hidden_tests_catch_the_plausible_bugs(graded):
     score, max_score = scores(graded, LAB)["plausible"]
     assert max_score == 20 and score == max_score - MANUAL - sum(CAUGHT.values()), score
-    assert failed_tests(graded, "plausible") == set(CAUGHT)
+    assert failed_tests(graded, "plausible", LAB) == set(CAUGHT)
 
 
 @pytest.mark.slow
 def test_hidden_tests_refuse_the_library_functions(graded):
     score, max_score = scores(graded, LAB)["delegating"]
     assert score == max_score - MANUAL - sum(FORBIDDEN.values()), score
-    assert failed_tests(graded, "delegating") == set(FORBIDDEN)
+    assert failed_tests(graded, "delegating", LAB) == set(FORBIDDEN)

@@ -8,9 +8,7 @@ catch them.
 """
 from __future__ import annotations
 
-import json
 import re
-import shutil
 from unittest import mock
 
 import nbformat
@@ -18,12 +16,12 @@ import numpy as np
 import pytest
 
 from lab04_expected import expected
-from test_grading import REPO, SOLUTIONS, autograded, errors, grading, kind, notebook_of, scores, submit
+from test_grading import REPO, SOLUTIONS, autograded, errors, kind, notebook_of, scores
+from lab_grading import HIDDEN_BEGIN, cells_by_id, grade_submissions, solution_source, with_cells
 
 from course_lib import pruning
 
 LAB = "lab04_pruning"
-HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 
 BUGGY = {
     "mask-solution": '''
@@ -62,10 +60,6 @@ def prune_channels(conv_w, bn, next_w, keep):
 }
 CAUGHT = {"test-mask": 2, "test-mask-edge": 2, "test-global": 2, "test-global-layers": 2,
           "test-csr": 2, "test-csr-widths": 2, "test-channels": 2}  # cell -> points lost
-
-
-def cells_by_id(nb) -> dict:
-    return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if "nbgrader" in c.metadata}
 
 
 def test_hidden_literals_equal_what_the_library_computes():
@@ -113,19 +107,8 @@ def test_solution_passes_its_hidden_tests_in_process():
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    base = tmp_path_factory.mktemp("course04")
-    root, labs = base / "grading", base / "labs"
-    root.mkdir()
-    shutil.copy(REPO / "grading" / "nbgrader_config.py", root)
-    grading("generate", LAB, "--labs", str(labs), root=root)
-    source = nbformat.read(notebook_of(SOLUTIONS / LAB), 4)
-    buggy = nbformat.from_dict(json.loads(json.dumps(source)))
-    for gid, cell in cells_by_id(buggy).items():
-        if gid in BUGGY:
-            cell.source = BUGGY[gid].strip()
-    submit(root, "plausible", LAB, buggy)
-    grading("autograde", LAB, root=root)
-    return root
+    source = solution_source(LAB)
+    return grade_submissions(tmp_path_factory, LAB, {"plausible": with_cells(source, BUGGY)})
 
 
 @pytest.mark.slow

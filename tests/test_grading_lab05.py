@@ -12,9 +12,6 @@ tests, raising cell, feedback, CSV) runs on lab 5 there. Here:
 """
 from __future__ import annotations
 
-import ast
-import json
-import shutil
 
 import nbformat
 import numpy as np
@@ -22,7 +19,8 @@ import pytest
 
 from course_lib import compression as C
 from course_lib.search import move_target
-from test_grading import REPO, SOLUTIONS, autograded, errors, grading, kind, notebook_of, scores, submit
+from test_grading import REPO, SOLUTIONS, kind, notebook_of, scores
+from lab_grading import cells_by_id, failed_tests, grade_submissions, literal, solution_source, visible_part, with_cells
 
 LAB = "lab05_weight_sharing_search"
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -81,22 +79,6 @@ def update_target(target, points, thresholds, offsets):
 FORBIDDEN = {"test-cr-example": 1, "test-cr-general": 2, "test-target-example": 1, "test-target-general": 2}
 
 
-def cells_by_id(nb) -> dict:
-    return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if "nbgrader" in c.metadata}
-
-
-def visible_part(source: str) -> str:
-    return source.split(HIDDEN_BEGIN)[0]
-
-
-def literal(source: str, name: str):
-    """The value of the assignment `name = <literal>` in a cell's source."""
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
-            return ast.literal_eval(node.value)
-    raise AssertionError(f"no literal {name} in the cell")
-
-
 def test_student_version_hides_solutions_and_hidden_tests():
     source = cells_by_id(nbformat.read(notebook_of(SOLUTIONS / LAB), 4))
     student = cells_by_id(nbformat.read(notebook_of(REPO / "labs" / LAB), 4))
@@ -151,31 +133,10 @@ def test_delegating_submission_passes_the_visible_tests():
     run_visible(["test-target-example", "test-target-general", "test-target-edge"], DELEGATING)
 
 
-def with_cells(source, replacements):
-    nb = nbformat.from_dict(json.loads(json.dumps(source)))
-    for gid, cell in cells_by_id(nb).items():
-        if gid in replacements:
-            cell.source = replacements[gid].strip()
-    return nb
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    base = tmp_path_factory.mktemp("course05")
-    root, labs = base / "grading", base / "labs"
-    root.mkdir()
-    shutil.copy(REPO / "grading" / "nbgrader_config.py", root)
-    grading("generate", LAB, "--labs", str(labs), root=root)
-    source = nbformat.read(notebook_of(SOLUTIONS / LAB), 4)
-    submit(root, "plausible", LAB, with_cells(source, BUGGY))
-    submit(root, "delegating", LAB, with_cells(source, DELEGATING))
-    grading("autograde", LAB, root=root)  # the config's cell timeout: nothing here loops
-    return root
-
-
-def failed_tests(root, student) -> set[str]:
-    nb = cells_by_id(autograded(root, student, LAB))
-    return {gid for gid, c in nb.items() if kind(c) == "test" and errors(c)}
+    source = solution_source(LAB)
+    return grade_submissions(tmp_path_factory, LAB, {"plausible": with_cells(source, BUGGY), "delegating": with_cells(source, DELEGATING)})
 
 
 @pytest.mark.slow
@@ -183,11 +144,11 @@ def test_hidden_tests_catch_the_plausible_bugs(graded):
     score, max_score = scores(graded, LAB)["plausible"]
     manual = 4  # two written answers, left to the grader
     assert max_score == 20 and score == max_score - manual - sum(CAUGHT.values()), score
-    assert failed_tests(graded, "plausible") == set(CAUGHT)
+    assert failed_tests(graded, "plausible", LAB) == set(CAUGHT)
 
 
 @pytest.mark.slow
 def test_hidden_tests_refuse_the_library_functions(graded):
     score, max_score = scores(graded, LAB)["delegating"]
     assert score == max_score - 4 - sum(FORBIDDEN.values()), score
-    assert failed_tests(graded, "delegating") == set(FORBIDDEN)
+    assert failed_tests(graded, "delegating", LAB) == set(FORBIDDEN)
