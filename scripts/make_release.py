@@ -36,6 +36,8 @@ INSTRUCTOR_ONLY = (
     "tests/test_coverage.py",  # the goal map is built from solutions/ too (docs/coverage.md ships)
     "scripts/coverage.py",
     "course_lib/assessment/",  # the exam bank with its answers, the grade roll-up, LMS collection
+    "course_lib/grading/",  # the autograder (sandbox, harness): it handles hidden tests
+    "tests/lab_grading.py",  # helpers of the per-lab grading tests
     "tests/test_release.py",
     "tests/test_setup_cells.py",
 )

@@ -34,8 +34,9 @@ def test_release_has_the_student_tree(release):
 
 def test_release_has_no_answers(release):
     assert not (release / "solutions").exists()
-    assert sorted(p.relative_to(release).as_posix() for p in (release / "grading").rglob("*")) == ["grading/rubric.md"]
+    assert sorted(p.relative_to(release).as_posix() for p in (release / "grading").rglob("*")) == sorted(make_release.KEEP)
     assert not list(release.rglob("gradebook.db")) and not list(release.glob("tests/test_grading*"))
+    assert not (release / "course_lib" / "grading").exists() and not (release / "course_lib" / "assessment").exists()
     secret = make_release.secret_lines(ROOT)
     assert len(secret) >= 20, "the solutions' own lines are what the leak check looks for"
     assert make_release.find_leaks(release, ROOT) == []
