@@ -21,7 +21,7 @@ from torch import nn
 import course_lib
 from course_lib import models, profile
 from course_lib.profiling import LayerProfile, ProfileReport, flop_counter_macs
-from test_grading import REPO, SOLUTIONS, autograded, errors, kind, notebook_of, scores
+from test_grading import REPO, SOLUTIONS, kind, notebook_of, scores
 from lab_grading import HIDDEN_BEGIN, cells_by_id, failed_tests, grade_submissions, literal, solution_source, with_cells
 
 LAB = "lab01_cost_and_latency"
