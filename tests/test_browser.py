@@ -245,7 +245,9 @@ def _lecture(page, lab):
     image.wait_for()
     before = image.get_attribute("src")
     readout = widget.locator(".widget-readout").first
-    old = int(readout.inner_text())
+    readout.scroll_into_view_if_needed()
+    page.wait_for_function("el => el.textContent.trim().length > 0", arg=readout.element_handle())
+    old = int(readout.text_content())
     new = old - 1 if old > 1 else old + 1
     readout.click()
     page.keyboard.press("Control+A")
@@ -254,7 +256,7 @@ def _lecture(page, lab):
     page.wait_for_function("([el, src]) => { const i = el.querySelector('.jp-OutputArea-output img');"
                            " return i && i.getAttribute('src') !== src; }",
                            arg=[widget.element_handle(), before], timeout=120_000)
-    assert int(readout.inner_text()) == new
+    assert int(readout.text_content()) == new
     widget.screenshot(path=str(ARTIFACTS / "lecture05_slider.png"))
 
     # a quiz: a wrong answer, then the right one; the feedback changes from retry to correct
