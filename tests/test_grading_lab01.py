@@ -177,7 +177,8 @@ def test_delegating_submission_passes_the_visible_tests():
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     source = solution_source(LAB)
-    return grade_submissions(tmp_path_factory, LAB, {"plausible": with_cells(source, BUGGY), "delegating": with_cells(source, DELEGATING)})
+    submissions = {"plausible": with_cells(source, BUGGY), "delegating": with_cells(source, DELEGATING)}
+    return grade_submissions(tmp_path_factory, LAB, submissions)
 
 
 @pytest.mark.slow
@@ -185,7 +186,6 @@ def test_hidden_tests_catch_the_plausible_bugs(graded):
     score, max_score = scores(graded, LAB)["plausible"]
     assert max_score == 20 and score == max_score - MANUAL - sum(CAUGHT.values()), score
     assert failed_tests(graded, "plausible", LAB) == set(CAUGHT)
-
 
 
 @pytest.mark.slow

@@ -239,7 +239,8 @@ def with_cells(source, replacements):
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     source = solution_source(LAB)
-    return grade_submissions(tmp_path_factory, LAB, {"plausible": with_cells(source, BUGGY), "delegating": with_cells(source, DELEGATING)})
+    submissions = {"plausible": with_cells(source, BUGGY), "delegating": with_cells(source, DELEGATING)}
+    return grade_submissions(tmp_path_factory, LAB, submissions)
 
 
 @pytest.mark.slow

@@ -136,7 +136,8 @@ def test_delegating_submission_passes_the_visible_tests():
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     source = solution_source(LAB)
-    return grade_submissions(tmp_path_factory, LAB, {"plausible": with_cells(source, BUGGY), "delegating": with_cells(source, DELEGATING)})
+    submissions = {"plausible": with_cells(source, BUGGY), "delegating": with_cells(source, DELEGATING)}
+    return grade_submissions(tmp_path_factory, LAB, submissions)
 
 
 @pytest.mark.slow
