@@ -93,11 +93,8 @@ def download_allowed(download: bool | None) -> bool:
 
 
 def md5sum(path: Path) -> str:
-    h = hashlib.md5()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "md5").hexdigest()
 
 
 def fetch(name: str, download: bool | None = None, root: Path | None = None) -> Path:

@@ -10,11 +10,8 @@ WRITTEN = ("autograded", "feedback", "backups", "logs", "reports", "gradebook.db
 
 
 def _digest(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def snapshot(*roots: Path, skip: tuple[str, ...] = WRITTEN) -> dict[str, str]:
