@@ -106,6 +106,24 @@ def test_no_meter_falls_back_to_a_labelled_estimate(tmp_path):
     if r.energy["kind"] == "estimate":  # a machine with readable RAPL measures instead
         assert r.energy["source"].startswith("estimate: device profile 'raspberry-pi-5'")
         p = devices.PROFILES["raspberry-pi-5"]
-        expected = (p.active_watts - p.idle_watts) * r.latency_ms["mean"] / 1e3
+        expected = (p.active_watts - p.idle_watts) * r.latency_ms["p50"] / 1e3
         assert r.energy["joules_per_inference"] == pytest.approx(expected)
         assert r.energy["unreadable_meters"]
+
+
+def test_estimate_uses_the_median_latency_not_the_mean(monkeypatch):
+    """One run slowed 1000x by another process moves the mean tenfold, not the estimate."""
+    import numpy as np
+
+    from course_lib.bench import harness
+
+    trace = np.array([0.002] * 99 + [2.0])  # seconds per batch: p50 2 ms, mean ~22 ms
+    monkeypatch.setattr(harness._energy, "find_meter", lambda cuda=False: (None, {"RaplCounter": "none here"}))
+    monkeypatch.setattr(harness.measure, "run_steady_state", lambda step, rule: (trace, 3))
+    r = bench.benchmark("lenet5-tanh", backend="onnxruntime", scenario="offline", batch_size=4,
+                        device_profile="raspberry-pi-5")
+    p = devices.PROFILES["raspberry-pi-5"]
+    assert r.latency_ms["p50"] == pytest.approx(2.0) and r.latency_ms["mean"] > 10 * r.latency_ms["p50"]
+    assert r.energy["kind"] == "estimate" and r.batch_size == 4
+    assert r.energy["joules_per_inference"] == pytest.approx((p.active_watts - p.idle_watts) * 0.002 / 4)
+    assert "median (p50) latency" in r.energy["source"]

@@ -295,10 +295,11 @@ def measured(joules: float, seconds: float, idle_w: float, n_inferences: int, so
 
 
 def estimated(latency_s: float, batch_size: int, profile, unreadable: dict) -> dict:
-    """Energy record from a device profile: (active - idle) power x measured latency, labelled."""
+    """Energy record from a device profile: (active - idle) power x the median latency of one
+    batch (``latency_s``, seconds: p50, robust to the outliers of a shared machine) / batch, labelled."""
     watts = profile.active_watts - profile.idle_watts
     return {"joules_per_inference": watts * latency_s / batch_size,
-            "source": f"estimate: device profile {profile.name!r} ({watts:.1f} W above idle x measured latency)",
+            "source": f"estimate: device profile {profile.name!r} ({watts:.1f} W above idle x median (p50) latency)",
             "kind": "estimate", "unreadable_meters": unreadable}
 
 

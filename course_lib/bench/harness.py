@@ -96,7 +96,7 @@ def benchmark(model, backend: str = "onnxruntime", scenario: str = "single-strea
         from . import devices
 
         prof = devices.get(device_profile) if device_profile is not None else _local_profile()
-        e = _energy.estimated(stats["mean"] / 1e3, batch, prof, unreadable) if energy else \
+        e = _energy.estimated(stats["p50"] / 1e3, batch, prof, unreadable) if energy else \
             {"joules_per_inference": None, "source": "energy measurement switched off (energy=False)"}
     warnings = list(session.warnings)
     if stats["rel_iqr"] > 0.2:
