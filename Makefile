@@ -71,6 +71,8 @@ labs: $(STAMP)
 # Each step grades everyone it can and reports the rest (exit 1); the leading `-` lets
 # `make autograde feedback grades` go on to the next step. No sandbox tool (macOS, Windows):
 # `make autograde GRADING_ARGS=--unsafe` grades without one, for submissions you trust.
+# The sandboxed pass skips the assignments of grading/term.toml's [autograde] no_execute;
+# finish-autograde grades them without running them (their outputs are the evidence).
 GRADING_ARGS ?=
 autograde: $(STAMP)
 	-$(BIN)/python -m course_lib.grading autograde $(GRADING_ARGS)

@@ -80,10 +80,14 @@ def test_starter_latency_matches_course_lib_bench(tmp_path, capsys):
     assert old_ms > 3 * max(starter_ms, cli_ms), "session creation should dominate the old method"
 
 
-def test_finish_autograde_on_a_fresh_gradebook_keeps_the_outputs(tmp_path):
-    """Only a submitted defence, no gradebook yet: its grade cells are recorded, then it is graded
-    without running, and the measured output stays."""
+def test_make_autograde_grades_the_defence_without_running_it(tmp_path):
+    """`make autograde`'s two passes on a fresh gradebook with only a submitted defence: the
+    sandboxed pass skips it (a cell that would leave a marker and raise is never run), the
+    no-execute pass records its grade cells, grades it with the measured output kept, and writes
+    the report that feedback reads."""
     import shutil
+
+    from course_lib.grading.sandbox import probe
 
     root, solutions = tmp_path / "grading", tmp_path / "solutions"
     root.mkdir()
@@ -91,13 +95,42 @@ def test_finish_autograde_on_a_fresh_gradebook_keeps_the_outputs(tmp_path):
         shutil.copy(REPO / "grading" / name, root)
     shutil.copytree(REPO / "solutions" / "project_defence", solutions / "project_defence")
     nb = nbformat.read(REPO / "labs" / "project_defence" / "project_defence.ipynb", 4)
-    code = next(c for c in nb.cells if c.cell_type == "code")
+    marker = tmp_path / "executed.txt"
+    code = next(c for c in nb.cells if c.cell_type == "code" and not is_setup_cell(c))
+    code.source = f"open({str(marker)!r}, 'w').write('ran')\nraise RuntimeError('the defence was executed')\n"
     code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="fp32 p50 1.234 ms on a Raspberry Pi 5\n")]
     (root / "submitted" / "dana" / "project_defence").mkdir(parents=True)
     nbformat.write(nb, root / "submitted" / "dana" / "project_defence" / "project_defence.ipynb")
-    proc = subprocess.run([sys.executable, "-m", "course_lib.assessment", "--root", str(root), "--solutions",
-                           str(solutions), "finish-autograde"], capture_output=True, text=True, cwd=REPO)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    def run(module, *args):
+        where = ["--root", str(root), "--solutions", str(solutions)]  # course_lib.assessment's before its command
+        argv = [*where, *args] if module == "course_lib.assessment" else [*args, *where]
+        proc = subprocess.run([sys.executable, "-m", module, *argv], capture_output=True, text=True, cwd=REPO)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc.stdout
+
+    # what `make autograde` runs (without bubblewrap, as on macOS, the sandboxed pass needs --unsafe)
+    out = run("course_lib.grading", "autograde", *(["--unsafe"] if probe() else []))
+    assert "skipped project_defence: graded without running it" in out, out
+    assert not (root / "autograded" / "dana" / "project_defence").exists()
+    assert not (root / "reports" / "project_defence.json").exists()
+    out = run("course_lib.assessment", "finish-autograde")
+    assert "autograded project_defence without running it: dana" in out, out
+    assert not marker.exists(), "a cell of the defence was executed"
     graded = nbformat.read(root / "autograded" / "dana" / "project_defence" / "project_defence.ipynb", 4)
-    code = next(c for c in graded.cells if c.cell_type == "code")
-    assert "1.234 ms on a Raspberry Pi 5" in code.outputs[0]["text"]
+    code = next(c for c in graded.cells if c.cell_type == "code" and not is_setup_cell(c))
+    assert [o.get("text") for o in code.outputs] == ["fp32 p50 1.234 ms on a Raspberry Pi 5\n"]
+    (entry,) = json.loads((root / "reports" / "project_defence.json").read_text())["submissions"]
+    assert entry["student"] == "dana" and entry["status"] == "graded" and entry["max_score"] == 40
+    run("course_lib.grading", "feedback", "project_defence")
+    page = (root / "feedback" / "dana" / "project_defence" / "project_defence.html").read_text()
+    assert "1.234 ms on a Raspberry Pi 5" in page
+
+
+def test_grading_runs_everything_without_the_term_tooling(monkeypatch):
+    """The student release has no course_lib.assessment: the sandboxed pass then skips nothing."""
+    from course_lib.grading.autograde import not_executed
+
+    assert "project_defence" in not_executed(REPO / "grading")
+    monkeypatch.setitem(sys.modules, "course_lib.assessment", None)  # import fails, as when it is absent
+    assert not_executed(REPO / "grading") == ()

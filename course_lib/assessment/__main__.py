@@ -2,7 +2,7 @@
 
 schedule          due dates of term.toml into the gradebook            (make schedule)
 collect A ZIP     Moodle ZIP -> submitted/, with a report of what was not placed  (make collect)
-finish-autograde  no-execute regrade + the exam's closed items          (end of make autograde)
+finish-autograde  no_execute assignments graded unexecuted + the exam's closed items (end of make autograde)
 exam make|grade|master|mock   per-student exam copies | score closed items | the nbgrader source | mock exam
 rollup            course_totals.csv: components, total, letter, pass/fail   (end of make grades)
 return            feedback/STUDENT/ -> return/STUDENT.zip                 (make return)
@@ -84,7 +84,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("zip")
     c.add_argument("--worksheet", help="Moodle grading worksheet CSV: participant -> student id, submission time")
     c.add_argument("--utc-offset", default="+00:00", help="time zone of the worksheet's times (default +00:00)")
-    sub.add_parser("finish-autograde", help="regrade no_execute assignments without running them; score the exam")
+    sub.add_parser("finish-autograde", help="grade the no_execute assignments without running them; score the exam")
     e = sub.add_parser("exam", help="make | grade | master | mock")
     e.add_argument("action", choices=["make", "grade", "master", "mock"])
     e.add_argument("--students", help="file with one student id a line, or 'id1,id2'")

@@ -20,11 +20,39 @@ def _recorded(root: Path, name: str) -> bool:
             return False
 
 
+def _entries(root: Path, name: str, students: list[str]) -> list[dict]:
+    """Report entries (as the sandboxed autograde writes them) from the gradebook's scores; a
+    student nbgrader wrote no graded copy for is ``NOT GRADED`` (its log is under ``ROOT/logs/``)."""
+    from nbgrader.api import MissingEntry
+
+    entries = []
+    with _term.gradebook(root) as gb:
+        for student in students:
+            entry = {"student": student, "assignment": name, "status": "graded", "score": 0.0, "max_score": 0.0,
+                     "reasons": [], "notebooks": {}}
+            try:
+                sub = gb.find_submission(name, student)
+            except MissingEntry:
+                sub = None
+            if sub is None or not any((root / "autograded" / student / name).glob("*.ipynb")):
+                entry["status"] = ("NOT GRADED: `nbgrader autograde --no-execute` wrote no graded copy "
+                                   f"(see the nbgrader-autograde log under {root / 'logs'})")
+            else:
+                entry.update(score=sub.score, max_score=sub.max_score,
+                             notebooks={nb.name: {"status": "graded", "score": nb.score, "max_score": nb.max_score}
+                                        for nb in sub.notebooks})
+            entries.append(entry)
+    return entries
+
+
 def regrade_without_running(root: Path, solutions: Path | None = None) -> list[str]:
     """``nbgrader autograde A --force --no-execute`` for every ``no_execute`` assignment with
     submissions: their outputs (numbers measured on a Jetson or a GPU) are kept as submitted.
-    Hand-given scores survive (nbgrader keeps manual scores when it re-autogrades)."""
+    Hand-given scores survive (nbgrader keeps manual scores when it re-autogrades). The sandboxed
+    ``python -m course_lib.grading autograde`` skips these assignments; this step writes their
+    ``ROOT/reports/A.json`` and ``.txt``, which ``feedback`` and ``grades`` read."""
     from course_lib import grading
+    from course_lib.grading.autograde import write_report
 
     root = Path(root).resolve()
     t = _term.load(root)
@@ -35,7 +63,16 @@ def regrade_without_running(root: Path, solutions: Path | None = None) -> list[s
             if not _recorded(root, name):  # a fresh gradebook: record the grade cells first
                 grading.generate(root, Path(solutions) if solutions else grading.DEFAULT_SOLUTIONS, labs=None,
                                  names=[name])
-            grading.nbgrader(root, "autograde", name, "--force", "--no-execute")
+            try:
+                grading.nbgrader(root, "autograde", name, "--force", "--no-execute")
+            except grading.GradingError as e:
+                failed = e
+            else:
+                failed = None
+            entries = _entries(root, name, found[name])
+            print(write_report(root, name, entries, []).read_text(), end="")
+            if failed:  # the report names who was graded; the error says why the others were not
+                raise failed
             print(f"autograded {name} without running it: {', '.join(found[name])}")
             done.append(name)
     return done

@@ -8,7 +8,9 @@
                run it in its own bubblewrap sandbox (:mod:`.sandbox`, :mod:`.job`), score it
                from what the harness recorded (:mod:`.harness`, :mod:`.testcode`) and write the
                gradebook (:mod:`.gradebook`); checksums and a gradebook backup per batch
-               (:mod:`.integrity`); a report per assignment under ``grading/reports/``.
+               (:mod:`.integrity`); a report per assignment under ``grading/reports/``. The
+               term's ``[autograde] no_execute`` assignments are skipped (graded unexecuted by
+               ``python -m course_lib.assessment finish-autograde``).
 ``feedback``   one sanitised HTML page per submission, hidden tests cut (:mod:`.results`).
 ``grades``     ``nbgrader export`` plus a ``status`` column: ``grading/grades.csv``.
 =============  =====================================================================================

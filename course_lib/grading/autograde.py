@@ -110,11 +110,26 @@ def write_report(root: Path, name: str, entries: list[dict], problems: list[str]
     return path
 
 
+def not_executed(root: Path) -> tuple[str, ...]:
+    """Assignments the term grades without running them (``[autograde] no_execute`` of
+    ``ROOT/term.toml``, graded by ``python -m course_lib.assessment finish-autograde``); none
+    without a term file or without the term's tooling (``course_lib.assessment``)."""
+    try:
+        from course_lib.assessment import term
+    except ImportError:
+        return ()
+    if not (Path(root) / term.TERM_FILE).is_file():
+        return ()
+    return term.load(root).no_execute
+
+
 def autograde(root: Path = course.DEFAULT_ROOT, solutions: Path = course.DEFAULT_SOLUTIONS,
               names: list[str] | None = None, timeout: int | None = None, unsafe: bool = False,
-              limits: Limits | None = None) -> dict[str, list[str]]:
+              limits: Limits | None = None, skip: list[str] | tuple[str, ...] | None = None) -> dict[str, list[str]]:
     """Grade every submission (or those of ``names``); ``timeout`` is the per-cell limit in seconds.
 
+    ``skip``: assignments not run here, because they are graded without running them (their
+    outputs are the evidence); default :func:`not_executed`, ``()`` runs everything.
     Returns ``{assignment: [student, ...]}`` of those graded; raises :class:`course.GradingError`
     after the whole batch if a submission was not graded or a protected file changed.
     """
@@ -134,6 +149,11 @@ def autograde(root: Path = course.DEFAULT_ROOT, solutions: Path = course.DEFAULT
         print(f"no submissions under {root / 'submitted'} (expected STUDENT/ASSIGNMENT/*.ipynb)")
         return {}
     names = course.pick(names, sorted(found), str(root / "submitted"))
+    skip = not_executed(root) if skip is None else tuple(skip)
+    for name in [n for n in names if n in skip]:
+        print(f"skipped {name}: graded without running it ([autograde] no_execute of term.toml) by "
+              "`python -m course_lib.assessment finish-autograde`, the last step of make autograde")
+    names = [n for n in names if n not in skip]
     if mode == "unsafe":
         print("WARNING: --unsafe: submissions run WITHOUT a sandbox, with your rights")
     graded, failures = {}, list(misplaced)
