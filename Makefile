@@ -13,12 +13,20 @@ PYTEST_ARGS ?=
 TEST_MARKERS ?= not slow
 export TF_USE_LEGACY_KERAS := 1
 
-.PHONY: lab instructor-lab test test-all install labs autograde feedback grades zoo help schedule collect exam return release site
+.PHONY: help install lab test test-all site zoo
+# BEGIN INSTRUCTOR ONLY: `make release` cuts every such block (to its END line) from the student's Makefile;
+# their targets need solutions/, grading/ or the grading tooling, which the release does not ship.
+.PHONY: labs autograde feedback grades schedule collect exam return instructor-lab release
+# END INSTRUCTOR ONLY
 
 help:
+	@echo "make install  create .venv and install the pinned environment and course_lib (make lab and make test do it too)"
 	@echo "make lab      set up .venv if needed and start JupyterLab (LAB_ARGS=\"--no-browser --port 8888\")"
 	@echo "make test     set up .venv if needed and run the test suite without the slow tests (fast mode)"
 	@echo "make test-all the whole test suite, slow tests included (what CI runs)"
+	@echo "make site     execute every lecture (fast mode) and write static HTML to site/"
+	@echo "make zoo      retrain every zoo checkpoint with its fixed seed on the CPU (the trained ones ship with the course)"
+# BEGIN INSTRUCTOR ONLY
 	@echo "make labs     regenerate the student labs/ from the nbgrader sources in solutions/"
 	@echo "make autograde | feedback | grades   grade grading/submitted/ (one sandbox each), write feedback, export grades.csv"
 	@echo "                 (grades also writes grading/course_totals.csv: seminar, project, exam, total, letter)"
@@ -28,7 +36,7 @@ help:
 	@echo "make return    pack grading/feedback/STUDENT/ into grading/return/STUDENT.zip"
 	@echo "make instructor-lab   JupyterLab in grading/ with nbgrader's formgrader (LAB_ARGS as for make lab)"
 	@echo "make release DEST=DIR write the student repository's tree (no solutions, hidden tests, graders' guides)"
-	@echo "make site             execute every lecture (fast mode) and write static HTML to site/"
+# END INSTRUCTOR ONLY
 
 install: $(STAMP)
 
@@ -44,17 +52,22 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # Students' JupyterLab: etc/jupyter-student hides nbgrader's instructor tools (formgrader, create
-# assignment) and keeps Validate. Instructors grade in `make instructor-lab`.
+# assignment) and keeps Validate.
+# BEGIN INSTRUCTOR ONLY
+# Instructors grade in `make instructor-lab`.
+# END INSTRUCTOR ONLY
 lab: $(STAMP)
 	JUPYTER_CONFIG_PATH="$(CURDIR)/etc/jupyter-student$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH))" \
 		$(BIN)/jupyter lab --ServerApp.root_dir="$(LAB_ROOT)" $(ROOT_FLAG) $(LAB_ARGS)
 
+# BEGIN INSTRUCTOR ONLY
 instructor-lab: $(STAMP)
 	cd grading && ../$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)/grading" $(ROOT_FLAG) $(LAB_ARGS)
 
 release:
 	@test -n "$(DEST)" || { echo "usage: make release DEST=DIR (a new or empty folder, or an earlier release)"; exit 2; }
 	$(PYTHON) scripts/make_release.py "$(DEST)"
+# END INSTRUCTOR ONLY
 
 site: $(STAMP)
 	COURSE_FAST=1 $(BIN)/python scripts/build_site.py site
@@ -65,6 +78,10 @@ test: $(STAMP)
 test-all: $(STAMP)
 	COURSE_FAST=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+zoo: $(STAMP)
+	for m in $$($(BIN)/course-lib zoo list --names); do $(BIN)/course-lib zoo train $$m; done
+
+# BEGIN INSTRUCTOR ONLY
 labs: $(STAMP)
 	$(BIN)/python -m course_lib.grading generate
 
@@ -85,9 +102,6 @@ grades: $(STAMP)
 	-$(BIN)/python -m course_lib.grading grades
 	$(BIN)/python -m course_lib.assessment rollup
 
-zoo: $(STAMP)
-	for m in $$($(BIN)/course-lib zoo list --names); do $(BIN)/course-lib zoo train $$m; done
-
 # The term (grading/term.toml, grading/README.md): due dates, LMS collection, exam copies, return.
 schedule: $(STAMP)
 	$(BIN)/python -m course_lib.assessment schedule
@@ -102,3 +116,4 @@ exam: $(STAMP)
 
 return: $(STAMP)
 	$(BIN)/python -m course_lib.assessment return
+# END INSTRUCTOR ONLY

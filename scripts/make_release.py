@@ -5,7 +5,10 @@ The instructor repository (private) holds everything; the student repository (pu
 tracks here minus what only graders may see:
 
 - ``solutions/`` (solutions, hidden tests, graders' guides) and ``grading/`` except ``rubric.md``;
-- the instructors' tooling and its tests (``INSTRUCTOR_ONLY`` below).
+- the instructors' tooling and its tests (``INSTRUCTOR_ONLY`` below);
+- in the files that are kept, every block from a line ``# BEGIN INSTRUCTOR ONLY`` to the next
+  ``# END INSTRUCTOR ONLY`` (the Makefile's targets that need ``solutions/``, ``grading/`` or the
+  grading tooling, and their lines of ``make help``).
 
 Then the tree is checked for leaks (:func:`find_leaks`) and the command fails if it finds any.
 ``DEST`` must be new, empty, or an earlier release (it holds ``RELEASE_MARK``): its files are then
@@ -44,7 +47,8 @@ INSTRUCTOR_ONLY = (
 KEEP = (  # public: students are graded by these and choose from them
     "grading/rubric.md", "grading/rubric_seminar.md", "grading/seminar_topics.md", "grading/seminar_template.md",
 )
-MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+BLOCK_BEGIN, BLOCK_END = "# BEGIN INSTRUCTOR ONLY", "# END INSTRUCTOR ONLY"
+MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", BLOCK_BEGIN)
 BLOCK = re.compile(r"(?:###|===) BEGIN (SOLUTION|HIDDEN TESTS)(?: ===)?\n(.*?)(?:###|===) END \1", re.S)
 MIN_SECRET_LINE = 20  # shorter lines ("return x", "pass") are too common to mean a leak
 
@@ -73,8 +77,38 @@ def _prepare(dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
 
 
+def strip_instructor_blocks(text: str, where: str) -> str:
+    """``text`` without its lines from ``BLOCK_BEGIN`` to ``BLOCK_END`` (both included, each at the
+    start of a line); unbalanced or nested markers stop the release."""
+    out, begun = [], None
+    for n, line in enumerate(text.splitlines(keepends=True), start=1):
+        if line.lstrip().startswith(BLOCK_BEGIN):
+            if begun:
+                raise SystemExit(f"{where}:{n}: {BLOCK_BEGIN!r} inside the block begun on line {begun}; "
+                                 f"close that one with {BLOCK_END!r} first")
+            begun = n
+        elif line.lstrip().startswith(BLOCK_END):
+            if not begun:
+                raise SystemExit(f"{where}:{n}: {BLOCK_END!r} without a {BLOCK_BEGIN!r} above it")
+            begun = None
+        elif not begun:
+            out.append(line)
+    if begun:
+        raise SystemExit(f"{where}:{begun}: {BLOCK_BEGIN!r} is never closed by {BLOCK_END!r}")
+    return "".join(out)
+
+
+def _copy(src: Path, dst: Path, rel: str) -> None:
+    text = _text(src)
+    if text is None or BLOCK_BEGIN not in text:
+        shutil.copy2(src, dst)
+        return
+    dst.write_text(strip_instructor_blocks(text, rel), encoding="utf-8")
+    shutil.copystat(src, dst)
+
+
 def write_release(dest: Path, root: Path = ROOT) -> list[str]:
-    """Copy the public files of ``root`` to ``dest``; return their paths."""
+    """Copy the public files of ``root`` to ``dest``, instructor-only blocks cut; return their paths."""
     dest = Path(dest).resolve()
     if dest == root.resolve() or root.resolve() in dest.parents:
         raise SystemExit(f"DEST={dest} is inside the instructor repository; give a folder outside it")
@@ -82,7 +116,7 @@ def write_release(dest: Path, root: Path = ROOT) -> list[str]:
     files = [p for p in tracked_files(root) if is_public(p)]
     for rel in files:
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(root / rel, dest / rel)
+        _copy(root / rel, dest / rel, rel)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
     (dest / RELEASE_MARK).write_text(f"student release of instructor commit {commit or 'unknown'}\n")
     return files

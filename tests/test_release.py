@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -72,3 +73,43 @@ def test_release_updates_an_earlier_release_and_refuses_other_folders(release, t
     assert (other / "thesis.tex").read_text() == "mine", "nothing of a foreign folder is deleted"
     r = subprocess.run(["make", "-s", "release"], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode != 0 and "DEST=DIR" in r.stdout + r.stderr
+
+
+STUDENT_TARGETS = {"help", "install", "lab", "test", "test-all", "site", "zoo"}
+
+
+def _targets(makefile: Path) -> set[str]:
+    """Rule names of a Makefile (not variables' rules such as ``$(STAMP):``, not ``.PHONY``)."""
+    return {m.group(1) for m in re.finditer(r"^([A-Za-z][\w-]*):(?!=)", makefile.read_text(), re.M)}
+
+
+def _make(tree: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", "--no-print-directory", *args], cwd=tree, capture_output=True, text=True)
+
+
+def test_release_makefile_offers_only_what_works_for_a_student(release):
+    makefile = release / "Makefile"
+    assert make_release.BLOCK_BEGIN not in makefile.read_text() and make_release.BLOCK_END not in makefile.read_text()
+    assert _targets(makefile) == STUDENT_TARGETS
+    assert STUDENT_TARGETS < _targets(ROOT / "Makefile"), "the instructor's Makefile keeps every target"
+    listed = set(re.findall(r"^make ([\w-]+)", _make(release, "-s", "help").stdout, re.M))
+    assert listed == STUDENT_TARGETS - {"help"}, "make help lists exactly the targets the release has"
+    for target in sorted(STUDENT_TARGETS):
+        dry = _make(release, "-n", target)  # also checks that each prerequisite file is in the release
+        assert dry.returncode == 0, f"make -n {target}: {dry.stdout + dry.stderr}"
+        for module in re.findall(r"-m ((?:course_lib|scripts)[\w.]*)", dry.stdout):
+            assert (release / module.replace(".", "/")).is_dir() or \
+                (release / (module.replace(".", "/") + ".py")).is_file(), f"make {target} runs {module}, not released"
+        for path in re.findall(r"(?<![\w./$-])((?:scripts|etc|course_lib)/[\w./-]+)", dry.stdout):
+            assert (release / path).exists(), f"make {target} needs {path}, not released"
+    for gone in ("autograde", "feedback", "grades", "exam", "release", "instructor-lab"):
+        assert "No rule to make target" in _make(release, "-n", gone).stderr
+
+
+def test_instructor_blocks_are_cut_and_must_balance():
+    text = "a:\n\t@echo a\n# BEGIN INSTRUCTOR ONLY: why\n\t@echo b\nb:\n# END INSTRUCTOR ONLY\nc:\n"
+    assert make_release.strip_instructor_blocks(text, "Makefile") == "a:\n\t@echo a\nc:\n"
+    for bad, why in [("# BEGIN INSTRUCTOR ONLY\nx\n", "never closed"), ("x\n# END INSTRUCTOR ONLY\n", "without"),
+                     ("# BEGIN INSTRUCTOR ONLY\n# BEGIN INSTRUCTOR ONLY\n", "inside the block")]:
+        with pytest.raises(SystemExit, match=why):
+            make_release.strip_instructor_blocks(bad, "Makefile")
