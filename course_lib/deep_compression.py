@@ -26,6 +26,7 @@ from .compression.layers import adapter
 from .compression.checks import check_ks
 from .compression.share import LayerCode, Shared
 from .compression.sparse_format import write_deep
+from .deprecation import renamed_keywords
 from .pruning import (apply_masks, check_sparsity, global_magnitude_masks, make_permanent, prunable_modules,
                       sparse_bytes, sparsity_report)
 
@@ -54,11 +55,12 @@ def prune_with_retraining(model, sparsity: float, data: dict, *, steps: int = 4,
     return history
 
 
-def share_survivors(model, ks, codebook: str = "float16", method: str = "dp") -> Shared:
+@renamed_keywords("course_lib.deep_compression.share_survivors", codebook="codebook_format")
+def share_survivors(model, ks, codebook_format: str = "float16", method: str = "dp") -> Shared:
     """Per-layer k-means of the non-zero weights of a pruned ``model`` (a copy is shared).
 
     Each layer's code has the value 0 at index 0 (the pruned weights) and ``<= k`` shared
-    values after it. ``ks``: one k per weight layer."""
+    values after it, cast to ``codebook_format``. ``ks``: one k per weight layer."""
     ad = adapter(adapter(model).clone())
     ks = check_ks(ks, [layer.name for layer in ad.layers])
     codes = []
@@ -68,23 +70,24 @@ def share_survivors(model, ks, codebook: str = "float16", method: str = "dp") ->
         n_distinct = len(np.unique(w[alive]))
         if n_distinct == 0:
             raise ValueError(f"layer {layer.name!r} is pruned completely; lower the sparsity")
-        cb, idx = share_values(w[alive], min(k, n_distinct), codebook, method)
+        cb, idx = share_values(w[alive], min(k, n_distinct), codebook_format, method)
         index = np.zeros(w.size, dtype=np.int64)
         index[alive] = idx + 1
         code = LayerCode(layer.name, layer.shape, np.concatenate([[0.0], cb]).astype(np.float32), index, i)
         ad.set(i, code.weights())
         codes.append(code)
-    return Shared(ad.model, codes, codebook, ks, False, [l.name for l in ad.layers])
+    return Shared(ad.model, codes, codebook_format, ks, False, [l.name for l in ad.layers])
 
 
-def stage_bytes(pruned, shared_model, file_bytes: int, codebook: str = "float16",
+@renamed_keywords("course_lib.deep_compression.stage_bytes", codebook="codebook_format")
+def stage_bytes(pruned, shared_model, file_bytes: int, codebook_format: str = "float16",
                 rest_format: str = "float16") -> dict:
     """Size of each Deep Compression stage, in bytes, weights + the rest (biases, ...):
 
     - ``original``: dense float32;
     - ``pruned``: relative indices (cheapest width) + float32 values, rest float32;
     - ``shared``: relative indices + fixed-width codebook indices (``ceil(log2(k + 1))`` bits,
-      one code for fillers) + codebooks in ``codebook``, rest in ``rest_format``;
+      one code for fillers) + codebooks in ``codebook_format``, rest in ``rest_format``;
     - ``huffman``: the file (both streams Huffman coded, tables, header, CRC).
     """
     ad_p, ad_s = adapter(pruned), adapter(shared_model)
@@ -92,7 +95,7 @@ def stage_bytes(pruned, shared_model, file_bytes: int, codebook: str = "float16"
     rest_n = sum(a.size for a in rest)
     dense = sum(l.size for l in ad_p.layers)
     pruned_b = sum(sparse_bytes(ad_p.get(i), "relative", 32) for i in range(len(ad_p.layers)))
-    cb_bits, rest_bits = codebook_bits(codebook), codebook_bits(rest_format)
+    cb_bits, rest_bits = codebook_bits(codebook_format), codebook_bits(rest_format)
     shared_b = 0
     for i in range(len(ad_s.layers)):
         w = ad_s.get(i)
@@ -115,14 +118,16 @@ def _accuracies(model, data: dict) -> dict:
     return {s: accuracy(model, *data[s]) for s in ("val", "test")}
 
 
+@renamed_keywords("course_lib.deep_compression.deep_compress", codebook="codebook_format")
 def deep_compress(model_name: str, out, *, sparsity: float = 0.93, ks=(32, 32, 32, 16, 16),
-                  codebook: str = "float16", rest: str = "float16", steps: int = 4, epochs: int | None = None,
+                  codebook_format: str = "float16", rest: str = "float16", steps: int = 4, epochs: int | None = None,
                   codebook_epochs: int | None = None, lr: float = 1e-3, seed: int = 0,
                   progress: bool = False) -> dict:
     """Prune, share and Huffman code the zoo model ``model_name``; write the file ``out``.
 
     ``sparsity``: fraction of the weight-layer weights set to zero (global magnitude);
-    ``ks``: cluster counts per weight layer (non-zero values); ``epochs`` per pruning step and
+    ``ks``: cluster counts per weight layer (non-zero values), their codebooks stored in
+    ``codebook_format`` and the other tensors in ``rest``; ``epochs`` per pruning step and
     ``codebook_epochs`` of codebook training (defaults 8 and 5; 2 and 1 in fast mode).
     Returns the report: the contract keys (``original_bytes``, ``file_bytes``, ``ratio``,
     ``sparsity``, ``val_accuracy``, ``test_accuracy``, ``test_accuracy_loss`` in points) measured on
@@ -145,15 +150,15 @@ def deep_compress(model_name: str, out, *, sparsity: float = 0.93, ks=(32, 32, 3
     pruned = copy.deepcopy(model)
     history = prune_with_retraining(pruned, sparsity, data, steps=steps, epochs=epochs, lr=lr, seed=seed,
                                     progress=progress)
-    shared = share_survivors(pruned, ks, codebook)
+    shared = share_survivors(pruned, ks, codebook_format)
     clustered = _accuracies(shared.model, data)
     if codebook_epochs:
         shared = train_codebooks(shared, *data["train"], *data["val"], epochs=codebook_epochs, lr=lr,
                                  keep_zero=True, seed=seed, progress=progress)
-    info = write_deep(shared.model, out, model_name, codebook=codebook, rest=rest)
+    info = write_deep(shared.model, out, model_name, codebook_format=codebook_format, rest=rest)
     loaded = load_compressed(out).model
     final = _accuracies(loaded, data)
-    sizes = stage_bytes(pruned, shared.model, info["file_bytes"], codebook, rest)
+    sizes = stage_bytes(pruned, shared.model, info["file_bytes"], codebook_format, rest)
     accs = {"original": base, "pruned": _accuracies(pruned, data), "shared": _accuracies(shared.model, data),
             "huffman": final}
     stages = [{"stage": s, "bytes": b, "ratio": sizes["original"] / b, "val_accuracy": accs[s]["val"],
@@ -166,8 +171,8 @@ def deep_compress(model_name: str, out, *, sparsity: float = 0.93, ks=(32, 32, 3
             "test_accuracy_loss": 100 * (base["test"] - final["test"]),
             "base_val_accuracy": base["val"], "base_test_accuracy": base["test"],
             "clustered_val_accuracy": clustered["val"],
-            "settings": {"target_sparsity": sparsity, "ks": ks, "codebook": codebook, "rest": rest, "steps": steps,
-                         "epochs": epochs, "codebook_epochs": codebook_epochs, "lr": lr, "seed": seed},
+            "settings": {"target_sparsity": sparsity, "ks": ks, "codebook": codebook_format, "rest": rest,
+                         "steps": steps, "epochs": epochs, "codebook_epochs": codebook_epochs, "lr": lr, "seed": seed},
             "layers": [{**r, "bits": b, "file_bytes": lb}
                        for r, b, lb in zip(report["layers"], info["bits"], info["layer_bytes"])],
             "stages": stages, "prune_history": history, "seconds": round(time.perf_counter() - t0, 1)}
@@ -190,7 +195,7 @@ def _cmd(args) -> int:
     from .compression.cli import parse_ints
 
     ks = parse_ints(args.ks, "--ks") if args.ks else (32, 32, 32, 16, 16)
-    report = deep_compress(args.model, args.out, sparsity=args.sparsity, ks=ks, codebook=args.codebook,
+    report = deep_compress(args.model, args.out, sparsity=args.sparsity, ks=ks, codebook_format=args.codebook,
                            rest=args.rest, steps=args.steps, epochs=args.epochs,
                            codebook_epochs=args.codebook_epochs, seed=args.seed, progress=False)
     print(f"{args.model}: sparsity {100 * report['sparsity']:.1f} %, file {args.out} {report['file_bytes']:,} bytes "

@@ -88,14 +88,14 @@ def bench_evaluator(model, n_evals: int, n_thesis: int) -> None:
     print(f"\n## 2. One search evaluation of LeNet-5 (tanh) on the {len(x)}-image validation split\n")
     t = time.perf_counter()
     # threads=None: both pipelines run under the same torch thread setting (--threads)
-    ev = CachedEvaluator(model, x, y, codebook="float32", k_max=50, threads=None)
+    ev = CachedEvaluator(model, x, y, codebook_format="float32", k_max=50, threads=None)
     t_init = time.perf_counter() - t
     t = time.perf_counter()
     for i in range(len(ev.layer_sizes)):  # warm the clustering cache: every layer, every k
         for k in range(1, 51):
             ev.shared_weights(i, k)
     t_warm = time.perf_counter() - t
-    plain = CachedEvaluator(model, x, y, codebook="float32", k_max=50, activation_cache_mb=0, threads=None)
+    plain = CachedEvaluator(model, x, y, codebook_format="float32", k_max=50, activation_cache_mb=0, threads=None)
     plain.clusters = ev.clusters  # same clustering cache
     n_plain = max(10, n_evals // 5)
     t_plain = statistics.median(plain(v)["seconds"] for v in vectors[:n_plain])
@@ -184,12 +184,12 @@ def bench_thesis_vectors(focuses) -> None:
         ad = adapter(model)
         bv, bt = float((ad.predict(xv) == yv).mean()), float((ad.predict(xt) == yt).mean())
         for codebook in ("float32", "float16", "float8_e4m3"):
-            sh = share_model(model, ks, codebook=codebook)
+            sh = share_model(model, ks, codebook_format=codebook)
             sad = adapter(sh.model)
             av, at = float((sad.predict(xv) == yv).mean()), float((sad.predict(xt) == yt).mean())
             tuned = ""
             if codebook == "float16":
-                r = focus_sweep(model, ks, xv, yv, codebook=codebook, focuses=focuses, progress=False)
+                r = focus_sweep(model, ks, xv, yv, codebook_format=codebook, focuses=focuses, progress=False)
                 tt = float((adapter(r.shared.model).predict(xt) == yt).mean())
                 tuned = (f"{100 * r.accuracy:.2f} / {100 * tt:.2f} "
                          f"({', '.join(f'{f:g}' for f in r.focus.values())})")

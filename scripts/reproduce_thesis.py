@@ -164,7 +164,7 @@ def run_whole(job) -> dict:
     splits = {"val": _split("val"), "test": _split("test")}
     model = zoo.load(job["model"])
     base = {k: float((zoo_predict(model, x) == y).mean()) for k, (x, y) in splits.items()}
-    rows = whole_model_sweep(model, range(1, 51), splits, codebook=job["codebook"], progress=False)
+    rows = whole_model_sweep(model, range(1, 51), splits, codebook_format=job["codebook"], progress=False)
     ok = [r for r in rows if (base["val"] - r["val_accuracy"]) * 100 <= 1.0 + 1e-9]
     best = max(ok, key=lambda r: (r["cr_true"], r["val_accuracy"]))
     return {"ks": [best["k"]], "baseline_val_accuracy": base["val"], "cr_true": best["cr_true"], "cr_thesis_mean": best["cr_thesis_mean"],
@@ -204,7 +204,8 @@ def run_finetune(job, results_file: Path, ev) -> dict:
         return {"skipped": "no search result for this model yet"}
     best = max(done, key=lambda r: (r["cr_true"], r["val_accuracy"]))
     (xv, yv), (xt, yt) = _split("val"), _split("test")
-    ft = focus_sweep(zoo.load(job["model"]), best["ks"], xv, yv, codebook=job["codebook"], progress=False).to_dict()
+    ft = focus_sweep(zoo.load(job["model"]), best["ks"], xv, yv, codebook_format=job["codebook"],
+                     progress=False).to_dict()
     base = _baseline_test(job["model"], xt, yt)
     test_ft = accuracy(ft["shared"].model, xt, yt)
     return {"ks": best["ks"], "cr_true": ft["shared"].cr("true"), "cr_thesis_mean": ft["shared"].cr("thesis-mean"),

@@ -134,3 +134,22 @@ def test_bit_packing_round_trip(bits):
     data = pack_bits(idx, bits)
     assert len(data) == (n * bits + 7) // 8
     np.testing.assert_array_equal(unpack_bits(data, n, bits), idx)
+
+
+def test_old_codebook_keyword_warns_at_the_caller_and_gives_the_same_result():
+    from course_lib.compression import share_values
+
+    values = np.random.default_rng(0).normal(size=500).astype(np.float32)
+    new = share_values(values, 5, codebook_format="float8_e4m3")
+    with pytest.deprecated_call(match=r"^course_lib\.compression\.share_values\(codebook=\.\.\.\) is deprecated; "
+                                      r"use course_lib\.compression\.share_values\(codebook_format=\.\.\.\)$") as w:
+        old = share_values(values, 5, codebook="float8_e4m3")
+    assert [r.filename for r in w] == [__file__], "the warning points at the line that used the old keyword"
+    np.testing.assert_array_equal(old[0], new[0])
+    np.testing.assert_array_equal(old[1], new[1])
+    assert not np.array_equal(share_values(values, 5)[0], new[0]), "the format reached the cast"
+    with pytest.raises(TypeError, match="both codebook= and codebook_format="):
+        share_values(values, 5, codebook="float16", codebook_format="float16")
+    with pytest.deprecated_call() as w:  # a renamed function (deprecated_alias) points at its caller too
+        quantize(values, [0.0, 1.0], "float16")
+    assert [r.filename for r in w] == [__file__]

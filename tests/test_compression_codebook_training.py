@@ -16,7 +16,7 @@ def data():
 
 def test_trained_codebooks_keep_indices_and_cr_and_never_lose_validation_accuracy(data, tmp_path):
     x, y, xv, yv = data
-    shared = share_model(zoo.load("lenet5-tanh"), [3, 5, 3, 2, 2], codebook="float16")
+    shared = share_model(zoo.load("lenet5-tanh"), [3, 5, 3, 2, 2], codebook_format="float16")
     trained = train_codebooks(shared, x, y, xv, yv, epochs=2, progress=False)
     assert trained.ks_stored == shared.ks_stored and trained.cr("true") == shared.cr("true")
     before, after = accuracy(shared.model, xv, yv), accuracy(trained.model, xv, yv)
@@ -31,7 +31,8 @@ def test_trained_codebooks_keep_indices_and_cr_and_never_lose_validation_accurac
     w = trained.model.conv3.weight.detach().numpy()
     assert len(np.unique(w)) <= 3
     # the trained model still writes and reads back as a real compressed file
-    save_compressed(trained.model, [3, 5, 3, 2, 2], tmp_path / "t.ews", codebook="float16", model_id="lenet5-tanh")
+    save_compressed(trained.model, [3, 5, 3, 2, 2], tmp_path / "t.ews", codebook_format="float16",
+                    model_id="lenet5-tanh")
     loaded = load_compressed(tmp_path / "t.ews")
     np.testing.assert_array_equal(loaded.model(__import__("torch").from_numpy(xv[:50])).argmax(1).numpy(),
                                   trained.model(__import__("torch").from_numpy(xv[:50])).argmax(1).numpy())
@@ -41,7 +42,7 @@ def test_trained_codebooks_keep_indices_and_cr_and_never_lose_validation_accurac
 def test_reassigning_weights_keeps_k_and_beats_fixed_indices(data, tmp_path):
     (x, y), (_, _, xv, yv) = datasets.load("mnist", "train"), data  # 600 images overfit in one epoch
     model = zoo.load("lenet5-tanh")
-    shared = share_model(model, [3, 5, 3, 2, 2], codebook="float16")
+    shared = share_model(model, [3, 5, 3, 2, 2], codebook_format="float16")
     fixed = train_codebooks(shared, x, y, xv, yv, epochs=2, lr=5e-4, progress=False)
     moved = train_codebooks(shared, x, y, xv, yv, epochs=2, lr=5e-4, reassign=True, original=model, progress=False)
     assert all(a <= b for a, b in zip(moved.ks_stored, shared.ks_stored))
@@ -55,14 +56,14 @@ def test_reassigning_weights_keeps_k_and_beats_fixed_indices(data, tmp_path):
     np.testing.assert_array_equal(new.codebook, round_to(new.codebook, "float16"))
     before, after_fixed, after = (accuracy(s.model, xv, yv) for s in (shared, fixed, moved))
     assert after > after_fixed > before  # ~7 points lost by clustering; moving weights wins back the most
-    save_compressed(moved.model, moved.ks_stored, tmp_path / "m.ews", codebook="float16", model_id="lenet5-tanh")
+    save_compressed(moved.model, moved.ks_stored, tmp_path / "m.ews", codebook_format="float16", model_id="lenet5-tanh")
     assert accuracy(load_compressed(tmp_path / "m.ews").model, xv, yv) == after
 
 
 def test_reassigning_keeps_one_codebook_for_the_whole_model(data):
     x, y, xv, yv = data
     model = zoo.load("lenet5-relu")
-    shared = share_whole(model, 6, codebook="float16")
+    shared = share_whole(model, 6, codebook_format="float16")
     moved = train_codebooks(shared, x, y, xv, yv, epochs=1, reassign=True, original=model, progress=False)
     assert len(moved.ks_stored) == 1 and moved.ks_stored[0] <= 6
     values = np.concatenate([p.detach().numpy().ravel() for n, p in moved.model.named_parameters() if "weight" in n])

@@ -40,7 +40,7 @@ def test_keras_weight_layers(model):
 
 def test_keras_share_model_and_whole(model):
     before = kernels(model)
-    shared = share_model(model, KS, codebook="float16")
+    shared = share_model(model, KS, codebook_format="float16")
     for k, w, w0 in zip(KS, kernels(shared.model), before):
         assert len(np.unique(w)) == k
         assert np.abs(w - w0).max() < np.abs(w0).max()  # shared values stay within the weights' range

@@ -79,7 +79,7 @@ def test_share_model_by_name_order_and_freeze_with_retraining(lenet):
 
 
 def test_share_whole(lenet):
-    shared = share_whole(lenet, 8, codebook="float16")
+    shared = share_whole(lenet, 8, codebook_format="float16")
     values = np.concatenate([getattr(shared.model, n).weight.detach().numpy().ravel()
                              for n in ["conv1", "conv2", "conv3", "fc1", "fc2"]])
     assert len(np.unique(values)) == 8
@@ -129,7 +129,7 @@ def test_bad_input_names_the_problem(lenet):
     with pytest.raises(ValueError, match="4 entries but the model has 5 weight layers"):
         share_model(lenet, [3, 5, 3, 2])
     with pytest.raises(ValueError, match="unknown codebook 'float12'"):
-        share_model(lenet, KS, codebook="float12")
+        share_model(lenet, KS, codebook_format="float12")
     with pytest.raises(ValueError, match="no weight layers"):
         share_model(torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Flatten()), [])
     nan_model = zoo.build("lenet5-tanh")
@@ -147,7 +147,7 @@ def test_bad_input_names_the_problem(lenet):
 
 @pytest.fixture(scope="module")
 def evaluator(lenet, val, tmp_path_factory):
-    return CachedEvaluator(lenet, *val, codebook="float16", k_max=20,
+    return CachedEvaluator(lenet, *val, codebook_format="float16", k_max=20,
                            cache_dir=tmp_path_factory.mktemp("ev"))
 
 
@@ -157,14 +157,14 @@ def test_evaluator_matches_share_model(evaluator, lenet, val):
     assert evaluator.baseline_accuracy == accuracy(lenet, *val)
     for ks in ([3, 5, 3, 2, 2], [20, 1, 7, 4, 9], [2, 2, 2, 2, 2]):
         r = evaluator(ks)
-        shared = share_model(lenet, ks, codebook="float16")
+        shared = share_model(lenet, ks, codebook_format="float16")
         assert r["accuracy"] == accuracy(shared.model, *val)
         assert r["cr_true"] == pytest.approx(shared.cr("true"))
         assert r["cr_thesis_mean"] == pytest.approx(shared.cr("thesis-mean"))
         assert 0.0 <= r["accuracy"] <= 1.0 and r["seconds"] >= 0
     x_test, y_test = datasets.load("mnist", "test")
     assert evaluator.accuracy_on(KS, x_test[:200], y_test[:200]) == accuracy(
-        share_model(lenet, KS, codebook="float16").model, x_test[:200], y_test[:200])
+        share_model(lenet, KS, codebook_format="float16").model, x_test[:200], y_test[:200])
 
 
 def test_evaluator_memo_staged_and_disk_cache(evaluator, lenet, val):
@@ -175,7 +175,7 @@ def test_evaluator_memo_staged_and_disk_cache(evaluator, lenet, val):
     assert evaluator.stats["staged_inference"] is True
     assert evaluator.stats["cluster_seconds"] > 0 and evaluator.stats["infer_seconds"] > 0
     # plain inference (no activation reuse) and a fresh evaluator on the same disk cache agree
-    plain = CachedEvaluator(lenet, *val, codebook="float16", k_max=20, activation_cache_mb=0,
+    plain = CachedEvaluator(lenet, *val, codebook_format="float16", k_max=20, activation_cache_mb=0,
                             cache_dir=evaluator.cache_dir)
     rng = np.random.default_rng(0)
     for _ in range(6):
@@ -289,17 +289,45 @@ def test_lift_and_cluster_lifted():
         assert c[j] == pytest.approx(w[lab == j].mean())
 
 
+@pytest.mark.parametrize("call", ["share_model", "share_whole", "whole_model_sweep", "focus_sweep",
+                                  "save_compressed", "CachedEvaluator"])
+def test_old_codebook_keyword_still_works(lenet, val, tmp_path, call):
+    """``codebook=`` (a format name) is now ``codebook_format=``: the old keyword warns and gives the same result."""
+    from course_lib import compression as C
+
+    def codes(shared):
+        return [(c.codebook.tolist(), c.indices.tolist()) for c in shared.codes]
+
+    def written(**kw):
+        C.save_compressed(lenet, KS, tmp_path / "m.ews", **kw)
+        return (tmp_path / "m.ews").read_bytes()
+
+    runs = {
+        "share_model": lambda **kw: codes(C.share_model(lenet, KS, **kw)),
+        "share_whole": lambda **kw: codes(C.share_whole(lenet, 6, **kw)),
+        "whole_model_sweep": lambda **kw: C.whole_model_sweep(lenet, [4], {"val": val}, progress=False, **kw),
+        "focus_sweep": lambda **kw: codes(C.focus_sweep(lenet, KS, *val, focuses=[0, 3], progress=False, **kw).shared),
+        "save_compressed": written,
+        "CachedEvaluator": lambda **kw: C.CachedEvaluator(lenet, *val, k_max=5, **kw)(KS)["cr_true"],
+    }
+    new = runs[call](codebook_format="float8_e5m2")
+    renamed = rf"{call}\(codebook=\.\.\.\) is deprecated; use .*{call}\(codebook_format=\.\.\.\)"
+    with pytest.deprecated_call(match=renamed):
+        old = runs[call](codebook="float8_e5m2")
+    assert old == new and new != runs[call](), "the old keyword's format reached the result"
+
+
 def test_focus_sweep_greedy(lenet, val):
     from course_lib.compression import finetune, focus_sweep
 
-    r = focus_sweep(lenet, KS, *val, codebook="float16", focuses=[0, 2, 6], progress=False).to_dict()
+    r = focus_sweep(lenet, KS, *val, codebook_format="float16", focuses=[0, 2, 6], progress=False).to_dict()
     with pytest.deprecated_call(match="use course_lib.compression.focus_sweep"):
-        old = finetune(lenet, KS, *val, codebook="float16", focuses=[0, 2, 6], progress=False)
+        old = finetune(lenet, KS, *val, codebook_format="float16", focuses=[0, 2, 6], progress=False)
     assert {k: v for k, v in old.items() if k != "shared"} == {k: v for k, v in r.items() if k != "shared"}
     assert r["evaluations"] == 1 + 5 * 3
     assert set(r["focus"]) == {"conv1", "conv2", "conv3", "fc1", "fc2"}
     assert r["accuracy"] >= r["accuracy_focus0"]
-    assert r["accuracy_focus0"] == accuracy(share_model(lenet, KS, codebook="float16").model, *val)
+    assert r["accuracy_focus0"] == accuracy(share_model(lenet, KS, codebook_format="float16").model, *val)
     assert r["accuracy"] == accuracy(r["shared"].model, *val)
     for name, k in zip(r["focus"], KS):
         assert distinct(getattr(r["shared"].model, name).weight) <= k

@@ -105,6 +105,31 @@ def test_writer_refuses_unshared_weights_and_keeps_the_old_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["m.edc"]
 
 
+def test_old_codebook_keyword_still_works(shared_lenet, tmp_path):
+    """``codebook=`` (a format name) is now ``codebook_format=``: the old keyword warns and gives the same result."""
+    from course_lib.deep_compression import stage_bytes
+
+    def run(what, **kw):
+        shared = share_survivors(shared_lenet.model, [4, 4, 4, 4, 4], **kw)
+        info = write_deep(shared.model, tmp_path / f"{what}.edc", "lenet5-tanh", **kw)
+        sizes = stage_bytes(shared_lenet.model, shared.model, info["file_bytes"], **kw)
+        return [c.codebook.tolist() for c in shared.codes], (tmp_path / f"{what}.edc").read_bytes(), sizes
+
+    new = run("new", codebook_format="float8_e4m3")
+    with pytest.deprecated_call() as w:
+        old = run("old", codebook="float8_e4m3")
+    assert sorted({str(r.message) for r in w}) == [
+        f"course_lib.{where}(codebook=...) is deprecated; use course_lib.{where}(codebook_format=...)"
+        for where in ("compression.sparse_format.write_deep", "deep_compression.share_survivors",
+                      "deep_compression.stage_bytes")]
+    assert old == new
+    default = share_survivors(shared_lenet.model, [4, 4, 4, 4, 4])  # float16
+    assert [c.codebook.tolist() for c in default.codes] != new[0]
+    with pytest.deprecated_call(match=r"deep_compression\.deep_compress\(codebook=\.\.\.\)"):
+        with pytest.raises(ValueError, match="sparsity"):  # the keyword is accepted before the arguments are checked
+            deep_compress("lenet5-relu", tmp_path / "r.edc", sparsity=1.5, codebook="float16")
+
+
 def test_ews_files_still_load_through_the_same_function(tmp_path):
     info = save_compressed(zoo.load("lenet5-tanh"), [3, 5, 3, 2, 2], tmp_path / "m.ews", "float16",
                            model_id="lenet5-tanh")

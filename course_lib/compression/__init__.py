@@ -4,13 +4,14 @@ The core works on numpy arrays; PyTorch and Keras models go through thin adapter
 
     from course_lib import compression as C
     C.weight_layers(model)                      # names, shapes, sizes, in order
-    shared = C.share_model(model, [3, 5, 3, 2, 2], codebook="float16")
+    shared = C.share_model(model, [3, 5, 3, 2, 2], codebook_format="float16")
     C.compression_rate([150, 2400, 48000, 10080, 840], [3, 5, 3, 2, 2], codebook_bits=16)
-    C.save_compressed(model, [3, 5, 3, 2, 2], "lenet.ews", codebook="float16")
+    C.save_compressed(model, [3, 5, 3, 2, 2], "lenet.ews", codebook_format="float16")
     ev = C.CachedEvaluator(model, x_val, y_val); ev([3, 5, 3, 2, 2])
 
-``codebook=`` always names a codebook *format* ("float16"); a codebook is the array of values
-(``LayerCode.codebook``). The method and its terms: ``docs/method.md``, ``docs/glossary.md``.
+``codebook_format=`` names a codebook *format* ("float16"; the older keyword ``codebook=`` still
+works for one release and warns); a codebook is the array of values (``LayerCode.codebook``).
+The method and its terms: ``docs/method.md``, ``docs/glossary.md``.
 """
 from .checks import check_k, check_ks, check_values, check_xy
 from .cluster_cache import ClusterCache

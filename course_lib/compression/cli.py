@@ -62,7 +62,7 @@ def _sweep(args, model, data: dict, base: dict) -> dict:
 
     if not args.whole:
         raise CLIError("--sweep sweeps the whole-model k; add --whole")
-    rows = whole_model_sweep(model, parse_ints(args.sweep, "--sweep"), data, codebook=args.codebook)
+    rows = whole_model_sweep(model, parse_ints(args.sweep, "--sweep"), data, codebook_format=args.codebook)
     print(f"whole-model weight sharing of {args.model}, codebook {args.codebook}; "
           f"base accuracy val {100 * base['val']:.2f} %, test {100 * base['test']:.2f} %")
     print(f"{'k':>3s} {'bits':>4s} {'CR':>7s} {'val acc':>8s} {'val AL':>7s} {'test acc':>8s} {'test AL':>7s}")

@@ -20,7 +20,7 @@ import warnings
 
 import numpy as np
 
-from ..deprecation import warn_renamed
+from ..deprecation import renamed_keywords, warn_renamed
 from .checks import check_ks, check_xy
 from .cluster_cache import ClusterCache
 from .codebook import check_codebook, codebook_bits
@@ -34,7 +34,7 @@ class CachedEvaluator:
 
     ``model``: ``torch.nn.Module`` or Keras model (copied; the original is never modified).
     ``x, y``: the split used for fitness (validation), ``x`` in the model's input layout.
-    ``codebook``: codebook format name; ``k_max``: the largest k the DP precomputes;
+    ``codebook_format``: codebook format name; ``k_max``: the largest k the DP precomputes;
     ``cache_dir``: folder for the clustering and search-space caches (None: memory only);
     ``method``: ``"dp"`` (exact) or a scikit-learn method of :func:`cluster1d`.
     ``activation_cache_mb``: budget for reused activations (0 turns staged inference off).
@@ -43,10 +43,11 @@ class CachedEvaluator:
     single-threaded (``scripts/bench_compression.py``); use None for big models.
     """
 
-    def __init__(self, model, x, y, *, codebook: str = "float32", k_max: int = 50,
+    @renamed_keywords("course_lib.compression.CachedEvaluator", codebook="codebook_format")
+    def __init__(self, model, x, y, *, codebook_format: str = "float32", k_max: int = 50,
                  cache_dir=None, method: str = "dp", seed: int = 0,
                  activation_cache_mb: float = 512, batch_size: int = 1000, threads: int | None = 1):
-        check_codebook(codebook)
+        check_codebook(codebook_format)
         if method not in METHODS:
             raise ValueError(f"unknown clustering method {method!r}; choose one of {', '.join(METHODS)}")
         if int(k_max) < 1:
@@ -59,9 +60,9 @@ class CachedEvaluator:
         for name, w in zip(self.layer_names, self._original):
             if not np.all(np.isfinite(w)):
                 raise ValueError(f"layer {name!r} has NaN/inf weights; cannot share it")
-        self.clusters = ClusterCache(self._original, self.layer_names, codebook_format=codebook, method=method,
+        self.clusters = ClusterCache(self._original, self.layer_names, codebook_format=codebook_format, method=method,
                                      k_max=k_max, seed=seed, cache_dir=cache_dir)
-        self.codebook, self.method, self.k_max, self.seed = codebook, method, int(k_max), seed
+        self.codebook, self.method, self.k_max, self.seed = codebook_format, method, int(k_max), seed
         self.cache_dir, self.model_hash = self.clusters.cache_dir, self.clusters.model_hash
         self.x, self.y = self._prepare(x), np.asarray(y)
         self._memo: dict[tuple[int, ...], dict] = {}

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..deprecation import renamed_keywords
 from .codebook import codebook_dtype
 from .layers import adapter
 from .rate import index_bits
@@ -94,7 +95,8 @@ def write_shared(shared: Shared, path, model_id: str | None = None) -> dict:
             "rest_bytes": offset - payload, "header_bytes": 8 + len(head)}
 
 
-def save_compressed(model, ks, path, codebook: str = "float32", *, method: str = "dp",
+@renamed_keywords("course_lib.compression.save_compressed", codebook="codebook_format")
+def save_compressed(model, ks, path, codebook_format: str = "float32", *, method: str = "dp",
                     model_id: str | None = None, seed: int = 0) -> dict:
     """Share ``model`` (per layer with ``ks`` a list, or whole model with ``ks`` an int) and write it.
 
@@ -103,9 +105,9 @@ def save_compressed(model, ks, path, codebook: str = "float32", *, method: str =
     the :class:`Shared` record under ``"shared"``. The model itself is not modified.
     """
     if isinstance(ks, (int, np.integer)) and not isinstance(ks, bool):
-        shared = share_whole(model, int(ks), codebook=codebook, method=method, seed=seed)
+        shared = share_whole(model, int(ks), codebook_format=codebook_format, method=method, seed=seed)
     else:
-        shared = share_model(model, ks, codebook=codebook, method=method, seed=seed)
+        shared = share_model(model, ks, codebook_format=codebook_format, method=method, seed=seed)
     info = write_shared(shared, path, model_id)
     info["shared"] = shared
     return info

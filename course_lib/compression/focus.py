@@ -20,7 +20,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .. import fast_mode
-from ..deprecation import deprecated_alias
+from ..deprecation import deprecated_alias, renamed_keywords
 from .checks import check_k, check_ks, check_values
 from .codebook import check_codebook, round_to
 from .kmeans1d import kmeans1d, sorted_means
@@ -52,10 +52,11 @@ def cluster_lifted(values, k: int, focus: float, spread: float = 2.0,
     return sorted_means(x, labels)
 
 
-def code_from_labels(centroids, labels, codebook: str) -> tuple[np.ndarray, np.ndarray]:
-    """Cast each cluster's representative to ``codebook``, keeping the clusters' members
+@renamed_keywords("course_lib.compression.focus.code_from_labels", codebook="codebook_format")
+def code_from_labels(centroids, labels, codebook_format: str) -> tuple[np.ndarray, np.ndarray]:
+    """Cast each cluster's representative to ``codebook_format``, keeping the clusters' members
     (clusters whose cast representatives coincide merge). Returns ``(codebook (k',), indices)``."""
-    rounded = round_to(centroids, codebook)
+    rounded = round_to(centroids, codebook_format)
     cb = np.unique(rounded)
     idx = np.searchsorted(cb, rounded)[labels]
     used, idx = np.unique(idx, return_inverse=True)
@@ -84,16 +85,17 @@ class FocusResult:
                 "evaluations": self.evaluations, "history": self.history, "shared": self.shared}
 
 
-def focus_sweep(model, ks, x, y, *, codebook: str = "float32", spread: float = 2.0, focuses=None,
+@renamed_keywords("course_lib.compression.focus_sweep", codebook="codebook_format")
+def focus_sweep(model, ks, x, y, *, codebook_format: str = "float32", spread: float = 2.0, focuses=None,
                 order=None, seed: int = 0, progress: bool = True) -> FocusResult:
-    """Greedy per-layer search of ``focus`` for the cluster counts ``ks`` (``codebook``: format name).
+    """Greedy per-layer search of ``focus`` for the cluster counts ``ks`` (``codebook_format``: format name).
 
     Accuracy is measured on ``(x, y)`` (use the validation split; report on test). For each layer
     in ``order`` (default input -> output) every focus in ``focuses`` is tried with the layers
     already tuned at their chosen focus and the rest at focus 0; the best accuracy wins (ties keep
     the smaller focus).
     """
-    check_codebook(codebook)
+    check_codebook(codebook_format)
     focuses = _focuses(focuses)
     ad = adapter(adapter(model).clone())
     names = [l.name for l in ad.layers]
@@ -102,7 +104,7 @@ def focus_sweep(model, ks, x, y, *, codebook: str = "float32", spread: float = 2
     if sorted(order) != sorted(names):
         raise ValueError(f"order must list every weight layer once: {names}, got {order}")
     original = [ad.get(i) for i in range(len(names))]
-    evaluate, code = _focus_evaluator(ad, names, original, ks, x, y, codebook, spread, seed)
+    evaluate, code = _focus_evaluator(ad, names, original, ks, x, y, codebook_format, spread, seed)
     choice = [0.0] * len(names)
     best = acc0 = evaluate(choice)
     history = []
@@ -123,7 +125,7 @@ def focus_sweep(model, ks, x, y, *, codebook: str = "float32", spread: float = 2
         ad.set(i, cb[idx].reshape(original[i].shape))
         layer_codes.append(LayerCode(names[i], tuple(original[i].shape), cb, idx, group=i))
     return FocusResult(dict(zip(names, choice)), best, acc0, len(history) + 1, history,
-                       Shared(ad.model, layer_codes, codebook, ks, False, order))
+                       Shared(ad.model, layer_codes, codebook_format, ks, False, order))
 
 
 def _focuses(focuses) -> list[float]:
@@ -133,7 +135,7 @@ def _focuses(focuses) -> list[float]:
     return focuses if 0.0 in focuses else [0.0] + focuses  # focus 0 (no change) is always a candidate
 
 
-def _focus_evaluator(ad, names, original, ks, x, y, codebook, spread, seed):
+def _focus_evaluator(ad, names, original, ks, x, y, codebook_format, spread, seed):
     """``(evaluate(choice) -> accuracy, code(layer, focus) -> (codebook, indices))``, both cached;
     PyTorch models reuse the activations of layers a choice did not change."""
     codes: dict[tuple[int, float], tuple[np.ndarray, np.ndarray]] = {}
@@ -141,7 +143,7 @@ def _focus_evaluator(ad, names, original, ks, x, y, codebook, spread, seed):
     def code(i, f):
         if (i, f) not in codes:
             c, lab = cluster_lifted(original[i], ks[i], f, spread, seed)
-            codes[(i, f)] = code_from_labels(c, lab, codebook)
+            codes[(i, f)] = code_from_labels(c, lab, codebook_format)
         return codes[(i, f)]
 
     staged, batches, xa, ya = None, None, x, np.asarray(y)

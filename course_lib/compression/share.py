@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..deprecation import renamed_keywords
 from .codebook import check_codebook, codebook_bits, snap_to_codebook
 from .checks import check_k, check_ks, check_values
 from .kmeans1d import cluster1d
@@ -41,7 +42,7 @@ class Shared:
     cast merged equal entries (what a file stores). CRs use the stored counts."""
     model: object
     codes: list[LayerCode]
-    codebook: str
+    codebook: str          # the codebook format's name ("float16"); each LayerCode holds its values
     ks: list[int]
     whole: bool = False
     order: list[str] = field(default_factory=list)
@@ -68,19 +69,21 @@ def _group_ks(codes) -> list[int]:
     return [ks[g] for g in sorted(ks)]
 
 
-def share_values(values, k: int, codebook: str = "float32", method: str = "dp",
+@renamed_keywords("course_lib.compression.share_values", codebook="codebook_format")
+def share_values(values, k: int, codebook_format: str = "float32", method: str = "dp",
                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Cluster ``values`` into ``k`` groups and cast the representatives to ``codebook``.
+    """Cluster ``values`` into ``k`` groups and cast the representatives to ``codebook_format``.
 
     Returns ``(codebook float32 (k',), indices int64 (n,))`` with ``k' <= k`` (equal cast
     representatives merge); the shared values are ``codebook[indices]``.
     """
-    check_codebook(codebook)
+    check_codebook(codebook_format)
     centroids, _ = cluster1d(values, k, method, seed)
-    return snap_to_codebook(values, centroids, codebook)
+    return snap_to_codebook(values, centroids, codebook_format)
 
 
-def share_model(model, ks, *, codebook: str = "float32", method: str = "dp", order=None,
+@renamed_keywords("course_lib.compression.share_model", codebook="codebook_format")
+def share_model(model, ks, *, codebook_format: str = "float32", method: str = "dp", order=None,
                 freeze: bool = False, retrain=None, inplace: bool = False, seed: int = 0,
                 progress: bool = False) -> Shared:
     """Per-layer weight sharing (``docs/method.md``, sections 1-2).
@@ -92,7 +95,7 @@ def share_model(model, ks, *, codebook: str = "float32", method: str = "dp", ord
     ``requires_grad=False`` while it runs; Keras: the whole shared layer is made untrainable, bias
     included). Works on a copy unless ``inplace``. Returns a :class:`Shared`.
     """
-    check_codebook(codebook)
+    check_codebook(codebook_format)
     ad = adapter(model if inplace else adapter(model).clone())
     layers = ad.layers
     ks = check_ks(ks, [l.name for l in layers])
@@ -110,7 +113,7 @@ def share_model(model, ks, *, codebook: str = "float32", method: str = "dp", ord
         if not np.all(np.isfinite(w)):
             raise ValueError(f"layer {name!r} has NaN/inf weights; cannot share it")
         try:
-            cb, idx = share_values(w, ks[i], codebook, method, seed)
+            cb, idx = share_values(w, ks[i], codebook_format, method, seed)
         except ValueError as e:
             raise ValueError(f"layer {name!r}: {e}") from None
         code = LayerCode(name, layers[i].shape, cb, idx, group=i)
@@ -122,7 +125,7 @@ def share_model(model, ks, *, codebook: str = "float32", method: str = "dp", ord
             retrain(ad.model)
     for undo in frozen:
         undo()
-    return Shared(ad.model, [codes[n] for n in names], codebook, ks, False, order)
+    return Shared(ad.model, [codes[n] for n in names], codebook_format, ks, False, order)
 
 
 def _freeze(ad, i):
@@ -141,25 +144,27 @@ def _freeze(ad, i):
     return undo
 
 
-def share_whole(model, k: int, *, codebook: str = "float32", method: str = "dp",
+@renamed_keywords("course_lib.compression.share_whole", codebook="codebook_format")
+def share_whole(model, k: int, *, codebook_format: str = "float32", method: str = "dp",
                 inplace: bool = False, seed: int = 0) -> Shared:
     """Whole-model weight sharing (``docs/method.md``, section 2): all weights pooled, one ``k``, one codebook."""
-    check_codebook(codebook)
+    check_codebook(codebook_format)
     ad = adapter(model if inplace else adapter(model).clone())
     weights = [ad.get(i) for i in range(len(ad.layers))]
     pooled = check_values(np.concatenate([w.ravel() for w in weights]))
     check_k(k, len(np.unique(pooled)))
-    cb, idx = share_values(pooled, k, codebook, method, seed)
+    cb, idx = share_values(pooled, k, codebook_format, method, seed)
     codes, start = [], 0
     for i, (l, w) in enumerate(zip(ad.layers, weights)):
         code = LayerCode(l.name, l.shape, cb, idx[start:start + w.size], group=0)
         ad.set(i, code.weights())
         codes.append(code)
         start += w.size
-    return Shared(ad.model, codes, codebook, [int(k)], True, [l.name for l in ad.layers])
+    return Shared(ad.model, codes, codebook_format, [int(k)], True, [l.name for l in ad.layers])
 
 
-def whole_model_sweep(model, k_values, splits: dict, *, codebook: str = "float32",
+@renamed_keywords("course_lib.compression.whole_model_sweep", codebook="codebook_format")
+def whole_model_sweep(model, k_values, splits: dict, *, codebook_format: str = "float32",
                       progress: bool = True) -> list[dict]:
     """Whole-model sharing for each ``k`` in ``k_values`` (``docs/method.md``, section 2), with one DP pass.
 
@@ -169,7 +174,7 @@ def whole_model_sweep(model, k_values, splits: dict, *, codebook: str = "float32
     """
     from .kmeans1d import kmeans1d_all
 
-    check_codebook(codebook)
+    check_codebook(codebook_format)
     ad = adapter(adapter(model).clone())
     weights = [ad.get(i) for i in range(len(ad.layers))]
     pooled = check_values(np.concatenate([w.ravel() for w in weights]))
@@ -179,14 +184,14 @@ def whole_model_sweep(model, k_values, splits: dict, *, codebook: str = "float32
     path = kmeans1d_all(pooled, max(k_values))
     rows = []
     for k in tqdm(k_values, desc="whole-model sweep", disable=not progress):
-        cb, idx = snap_to_codebook(pooled, path.centroids(k), codebook)
+        cb, idx = snap_to_codebook(pooled, path.centroids(k), codebook_format)
         shared, start = cb[idx], 0
         for i, w in enumerate(weights):
             ad.set(i, shared[start:start + w.size])
             start += w.size
         row = {"k": k, "k_stored": len(cb), "index_bits": index_bits(len(cb)),
-               "cr_true": compression_rate([pooled.size], [len(cb)], codebook_bits(codebook)),
-               "cr_thesis_mean": compression_rate([pooled.size], [len(cb)], codebook_bits(codebook),
+               "cr_true": compression_rate([pooled.size], [len(cb)], codebook_bits(codebook_format)),
+               "cr_thesis_mean": compression_rate([pooled.size], [len(cb)], codebook_bits(codebook_format),
                                                   mode="thesis-mean")}
         for name, (x, y) in splits.items():
             row[f"{name}_accuracy"] = float((ad.predict(x) == np.asarray(y)).mean())

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..deprecation import renamed_keywords
 from . import huffman
 from .codebook import CODEBOOKS, codebook_dtype, round_to
 from .layers import adapter
@@ -93,7 +94,7 @@ def _check_layer(name: str, w, fmt: str) -> None:
                          "share the weights first (k-means, k <= 255)")
     if not np.array_equal(round_to(book, fmt), book):
         raise ValueError(f"layer {name!r}: values not exactly representable in {fmt}; share them with "
-                         f"codebook={fmt!r} (or write with a wider codebook format)")
+                         f"codebook_format={fmt!r} (or write with a wider codebook format)")
 
 
 def _encode_layer(name: str, w, bits: int, fmt: str) -> bytes:
@@ -123,33 +124,35 @@ def _encode_rest(name: str, arr, fmt: str) -> bytes:
             + struct.pack(f"<{arr.ndim}H", *arr.shape) + data)
 
 
-def write_deep(model, path, model_id: str, *, codebook: str = "float16", rest: str = "float16",
+@renamed_keywords("course_lib.compression.sparse_format.write_deep", codebook="codebook_format")
+def write_deep(model, path, model_id: str, *, codebook_format: str = "float16", rest: str = "float16",
                bits=None) -> dict:
     """Write a pruned and shared PyTorch ``model`` to ``path`` (atomically).
 
     Zeros of each weight layer are dropped; its non-zero values (at most 255 distinct, exactly
-    representable in ``codebook``) form its codebook. ``bits``: relative-index width per layer
+    representable in ``codebook_format``) form its codebook. ``bits``: relative-index width per layer
     (list), one int, or ``None`` = the smallest file per layer. ``rest``: the format of the
     biases and other tensors. Returns ``{"file_bytes", "layer_bytes": [...], "rest_bytes",
     "header_bytes", "bits": [...]}``.
     """
-    if codebook not in CODEBOOKS or rest not in CODEBOOKS:
-        raise ValueError(f"codebook and rest must be formats among {FORMATS}, got {codebook!r}, {rest!r}")
+    if codebook_format not in CODEBOOKS or rest not in CODEBOOKS:
+        raise ValueError(f"codebook_format and rest must be formats among {FORMATS}, "
+                         f"got {codebook_format!r}, {rest!r}")
     name = (model_id or "").encode("ascii")
     if not 0 < len(name) < 256:
         raise ValueError(f"model_id must be a zoo name of 1-255 ASCII characters, got {model_id!r}")
     ad = adapter(model)
     weights = [ad.get(i) for i in range(len(ad.layers))]
-    vb = codebook_dtype(codebook).itemsize
+    vb = codebook_dtype(codebook_format).itemsize
     for layer, w in zip(ad.layers, weights):
-        _check_layer(layer.name, w, codebook)
+        _check_layer(layer.name, w, codebook_format)
     if bits is None:
         bits = [best_bits(w, vb) for w in weights]
     elif isinstance(bits, int):
         bits = [bits] * len(weights)
     header = MAGIC + struct.pack("<BB", VERSION, len(name)) + name + struct.pack(
-        "<BBB", FORMATS.index(codebook), FORMATS.index(rest), len(weights))
-    layers = [_encode_layer(l.name, w, b, codebook) for l, w, b in zip(ad.layers, weights, bits)]
+        "<BBB", FORMATS.index(codebook_format), FORMATS.index(rest), len(weights))
+    layers = [_encode_layer(l.name, w, b, codebook_format) for l, w, b in zip(ad.layers, weights, bits)]
     rests = [_encode_rest(n, a, rest) for n, a in ad.rest().items()]
     body = header + b"".join(layers) + struct.pack("<B", len(rests)) + b"".join(rests)
     blob = body + struct.pack("<I", zlib.crc32(body))

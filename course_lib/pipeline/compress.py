@@ -124,7 +124,7 @@ def _deliver(task: Task, config: CompressConfig, history, best: dict, result: Co
          retrain={"epochs": config.retrain_epochs, "keep_indices": config.keep_indices,
                   "slack": config.retrain_slack_points, "refine_budget": config.refine_steps})
     if config.retrain_epochs == 0:  # the thesis's setting: the search's best as it is
-        result.shared = share_model(task.model, best["genes"], codebook=config.codebook_format)
+        result.shared = share_model(task.model, best["genes"], codebook_format=config.codebook_format)
         return
     t1 = time.perf_counter()
     d = retrain_and_refine(task, history, config, progress)
@@ -148,7 +148,7 @@ def focus_best(task: Task, ks: list[int], progress: bool = True) -> dict:
     validation, reported on test."""
     from ..compression.focus import focus_sweep
 
-    ft = focus_sweep(task.model, ks, *task.split("val"), codebook=task.codebook_format, progress=progress)
+    ft = focus_sweep(task.model, ks, *task.split("val"), codebook_format=task.codebook_format, progress=progress)
     test = task.accuracy(ft.shared.model, "test")
     return {"focus": ft.focus, "val_accuracy": ft.accuracy, "val_accuracy_before": ft.accuracy_focus0,
             "cr_true": ft.shared.cr("true"), "test_accuracy": test,

@@ -41,9 +41,10 @@ def retrain(task, ks: list[int], epochs: int, keep_indices: bool = False, progre
     with deterministic(threads=1):
         # lr 5e-4 and latent weights starting at the unshared ones: the best validation loss over
         # six searched vectors among 8/16 epochs, lr 2e-4..2e-3, centroid/original start
-        shared = train_codebooks(share_model(task.model, ks, codebook=task.codebook_format), *task.split("train"),
-                                 *task.split("val"), epochs=epochs, lr=5e-4, max_shift=2, reassign=not keep_indices,
-                                 original=None if keep_indices else task.model, progress=progress)
+        shared = train_codebooks(share_model(task.model, ks, codebook_format=task.codebook_format),
+                                 *task.split("train"), *task.split("val"), epochs=epochs, lr=5e-4, max_shift=2,
+                                 reassign=not keep_indices, original=None if keep_indices else task.model,
+                                 progress=progress)
     return shared, task.accuracy(shared.model, "val")
 
 

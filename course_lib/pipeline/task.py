@@ -12,7 +12,7 @@ def build_evaluator(model_name: str, codebook_format: str = "float16", *, cache_
     from ..compression import CachedEvaluator
 
     x, y = datasets.load(zoo.dataset(model_name), "val")
-    return CachedEvaluator(zoo.load(model_name), x, y, codebook=codebook_format, k_max=k_max,
+    return CachedEvaluator(zoo.load(model_name), x, y, codebook_format=codebook_format, k_max=k_max,
                            cache_dir=cache_dir, method=method)
 
 
@@ -37,7 +37,7 @@ class Task:
     def _build_evaluator(self):
         from ..compression import CachedEvaluator
 
-        return CachedEvaluator(self.model, *self.split("val"), codebook=self.codebook_format, k_max=self.k_max,
+        return CachedEvaluator(self.model, *self.split("val"), codebook_format=self.codebook_format, k_max=self.k_max,
                                cache_dir=self.cache_dir)
 
     def split(self, name: str) -> tuple:
