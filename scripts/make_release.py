@@ -7,8 +7,9 @@ tracks here minus what only graders may see:
 - ``solutions/`` (solutions, hidden tests, graders' guides) and ``grading/`` except ``rubric.md``;
 - the instructors' tooling and its tests (``INSTRUCTOR_ONLY`` below);
 - in the files that are kept, every block from a line ``# BEGIN INSTRUCTOR ONLY`` to the next
-  ``# END INSTRUCTOR ONLY`` (the Makefile's targets that need ``solutions/``, ``grading/`` or the
-  grading tooling, and their lines of ``make help``).
+  ``# END INSTRUCTOR ONLY`` (``<!-- BEGIN INSTRUCTOR ONLY -->`` in Markdown): the Makefile's
+  targets that need ``solutions/``, ``grading/`` or the grading tooling, their lines of
+  ``make help``, and the README's instructor section.
 
 Then the tree is checked for leaks (:func:`find_leaks`) and the command fails if it finds any.
 ``DEST`` must be new, empty, or an earlier release (it holds ``RELEASE_MARK``): its files are then
@@ -48,7 +49,7 @@ KEEP = (  # public: students are graded by these and choose from them
     "grading/rubric.md", "grading/rubric_seminar.md", "grading/seminar_topics.md", "grading/seminar_template.md",
 )
 BLOCK_BEGIN, BLOCK_END = "# BEGIN INSTRUCTOR ONLY", "# END INSTRUCTOR ONLY"
-MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", BLOCK_BEGIN)
+MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "BEGIN INSTRUCTOR ONLY")
 BLOCK = re.compile(r"(?:###|===) BEGIN (SOLUTION|HIDDEN TESTS)(?: ===)?\n(.*?)(?:###|===) END \1", re.S)
 MIN_SECRET_LINE = 20  # shorter lines ("return x", "pass") are too common to mean a leak
 
@@ -77,17 +78,25 @@ def _prepare(dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
 
 
+def _marker(line: str) -> str | None:
+    """``"BEGIN"`` or ``"END"`` for a block marker line (``# ...`` or ``<!-- ... -->``), else None."""
+    body = line.strip()
+    body = body[4:-3] if body.startswith("<!--") and body.endswith("-->") else body[1:] if body.startswith("#") else ""
+    m = re.match(r"\s*(BEGIN|END) INSTRUCTOR ONLY\b", body)
+    return m.group(1) if m else None
+
+
 def strip_instructor_blocks(text: str, where: str) -> str:
-    """``text`` without its lines from ``BLOCK_BEGIN`` to ``BLOCK_END`` (both included, each at the
-    start of a line); unbalanced or nested markers stop the release."""
+    """``text`` without its lines from ``BLOCK_BEGIN`` to ``BLOCK_END`` (both included, each on a
+    line of its own, as ``# ...`` or ``<!-- ... -->``); unbalanced or nested markers stop the release."""
     out, begun = [], None
     for n, line in enumerate(text.splitlines(keepends=True), start=1):
-        if line.lstrip().startswith(BLOCK_BEGIN):
+        if _marker(line) == "BEGIN":
             if begun:
                 raise SystemExit(f"{where}:{n}: {BLOCK_BEGIN!r} inside the block begun on line {begun}; "
                                  f"close that one with {BLOCK_END!r} first")
             begun = n
-        elif line.lstrip().startswith(BLOCK_END):
+        elif _marker(line) == "END":
             if not begun:
                 raise SystemExit(f"{where}:{n}: {BLOCK_END!r} without a {BLOCK_BEGIN!r} above it")
             begun = None
@@ -100,7 +109,7 @@ def strip_instructor_blocks(text: str, where: str) -> str:
 
 def _copy(src: Path, dst: Path, rel: str) -> None:
     text = _text(src)
-    if text is None or BLOCK_BEGIN not in text:
+    if text is None or "BEGIN INSTRUCTOR ONLY" not in text:
         shutil.copy2(src, dst)
         return
     dst.write_text(strip_instructor_blocks(text, rel), encoding="utf-8")

@@ -72,3 +72,12 @@ def test_server_latency_includes_queueing():
     assert np.all(service >= 0.004)
     assert np.all(np.diff(lat) > 0.003)
     assert lat[-1] >= 5 * 0.004
+
+
+def test_default_rule_lets_an_explicit_cap_lower_the_default_floor(monkeypatch):
+    monkeypatch.setenv("COURSE_FAST", "0")
+    rule = measure.StoppingRule.default(max_duration_s=1.0, max_iters=20)
+    assert (rule.min_duration_s, rule.max_duration_s, rule.min_iters, rule.max_iters) == (1.0, 1.0, 20, 20)
+    assert measure.StoppingRule.default(max_duration_s=5.0).min_duration_s == 2.0   # the floor fits: kept
+    with pytest.raises(ValueError, match="max_duration_s"):                         # both given: still an error
+        measure.StoppingRule.default(min_duration_s=3.0, max_duration_s=1.0)

@@ -53,6 +53,25 @@ def test_surgery_gives_a_thinner_model_that_equals_the_masked_original():
     assert net.features[0].out_channels == 8  # the input model is untouched
 
 
+def test_kept_counts_can_be_rounded_to_the_runtimes_channel_blocks():
+    assert [P.kept_count(n, 0.3) for n in (16, 32, 64)] == [11, 22, 45]      # as torch.nn.utils.prune counts
+    assert [P.kept_count(n, 0.3, 16) for n in (16, 32, 64)] == [16, 16, 48]  # nearest multiple of 16
+    assert [P.kept_count(n, 0.5, 16) for n in (8, 16, 100)] == [8, 16, 48]   # at least one block, at most n
+    assert P.kept_count(10, 0.0, 4) == 8
+    for bad in (0, -8, 2.5, True):
+        with pytest.raises(ValueError, match="multiple_of must be a positive integer"):
+            P.kept_count(16, 0.3, bad)
+    with pytest.raises(ValueError, match="amount must be in"):
+        P.kept_count(16, 1.0, 8)
+    net = _trained_bn_net()                                                    # widths 8-8-16-16
+    thin, kept = P.prune_channels(net, 0.3, multiple_of=4)
+    assert [m.out_channels for m in thin.modules() if isinstance(m, torch.nn.Conv2d)] == [8, 8, 12, 12]  # 6 -> 8, 11 -> 12
+    x = torch.randn(3, 1, 28, 28)
+    torch.testing.assert_close(thin(x), _masked_original(net, kept)(x), rtol=1e-4, atol=1e-5)
+    name = [n for n, k in kept.items() if len(k) == 12][0]
+    assert set(kept[name]) == set(np.argsort(-P.filter_l1(net.get_submodule(name)))[:12])
+
+
 def test_surgery_on_lenet_feeds_the_linear_layer_and_refuses_bad_amounts():
     model = zoo.load("lenet5-tanh")
     thin, kept = P.prune_channels(model, {"conv3": 0.5})

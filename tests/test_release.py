@@ -109,6 +109,8 @@ def test_release_makefile_offers_only_what_works_for_a_student(release):
 def test_instructor_blocks_are_cut_and_must_balance():
     text = "a:\n\t@echo a\n# BEGIN INSTRUCTOR ONLY: why\n\t@echo b\nb:\n# END INSTRUCTOR ONLY\nc:\n"
     assert make_release.strip_instructor_blocks(text, "Makefile") == "a:\n\t@echo a\nc:\n"
+    md = "# Title\n<!-- BEGIN INSTRUCTOR ONLY -->\n## For instructors\n<!-- END INSTRUCTOR ONLY -->\n## Licence\n"
+    assert make_release.strip_instructor_blocks(md, "README.md") == "# Title\n## Licence\n"
     for bad, why in [("# BEGIN INSTRUCTOR ONLY\nx\n", "never closed"), ("x\n# END INSTRUCTOR ONLY\n", "without"),
                      ("# BEGIN INSTRUCTOR ONLY\n# BEGIN INSTRUCTOR ONLY\n", "inside the block")]:
         with pytest.raises(SystemExit, match=why):

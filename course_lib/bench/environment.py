@@ -41,12 +41,16 @@ def versions() -> dict:
 
 
 def cpu() -> dict:
-    model = None
-    info = _read("/proc/cpuinfo") or ""
-    for line in info.splitlines():
-        if line.lower().startswith(("model name", "hardware", "model\t")):
-            model = line.split(":", 1)[1].strip()
-            break
+    fields = {}
+    for line in (_read("/proc/cpuinfo") or "").splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            fields.setdefault(key.strip().lower(), value.strip())
+    # x86 names the CPU in "model name" ("model" is a number there); ARM boards in "Hardware" or
+    # "Model" (a Raspberry Pi: "Raspberry Pi 4 Model B Rev 1.4").
+    model = fields.get("model name") or fields.get("hardware")
+    if not model and not fields.get("model", "").isdigit():
+        model = fields.get("model")
     governors = {_read(p) for p in Path("/sys/devices/system/cpu").glob("cpu[0-9]*/cpufreq/scaling_governor")}
     governors.discard(None)
     try:

@@ -54,7 +54,14 @@ class StoppingRule:
 
         base = (dict(warmup_s=0.05, warmup_iters=3, min_duration_s=0.2, min_iters=10, max_duration_s=1.0)
                 if fast_mode() else {})
-        base.update({k: v for k, v in overrides.items() if v is not None})
+        given = {k: v for k, v in overrides.items() if v is not None}
+        base.update(given)
+        # An explicit cap wins over a default floor: max_duration_s=1.0 alone means "at most 1 s",
+        # not an error against the default min_duration_s of 2 s. Both given and inconsistent: error.
+        for low, high in (("min_duration_s", "max_duration_s"), ("min_iters", "max_iters")):
+            floor = base.get(low, cls.__dataclass_fields__[low].default)
+            if high in given and low not in given and floor > given[high]:
+                base[low] = given[high]
         return cls(**base)
 
     to_dict = asdict

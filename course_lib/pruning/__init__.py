@@ -12,7 +12,7 @@ channel surgery, lottery tickets, sparse storage costs.
     P.iterative_magnitude_pruning(model, train_fn, rounds=3, rate=0.5)   # lottery ticket
     P.tfmot_prune(keras_model, x, y, sparsity=0.8)    # TFMOT, Keras (import on first use)
 """
-from .channels import channel_keep, filter_l1, prune_channels
+from .channels import channel_keep, filter_l1, kept_count, prune_channels
 from .formats import FORMATS, sparse_bytes
 from .lottery import iterative_magnitude_pruning, rewind
 from .masks import (apply_masks, check_sparsity, global_magnitude_masks, magnitude_mask, make_permanent,
@@ -31,5 +31,5 @@ def __getattr__(name):
 
 __all__ = ["FORMATS", "sparse_bytes", "apply_masks", "check_sparsity", "global_magnitude_masks",
            "magnitude_mask", "make_permanent", "nm_mask", "prunable_modules", "sparsity_report",
-           "channel_keep", "filter_l1", "prune_channels", "iterative_magnitude_pruning", "rewind",
+           "channel_keep", "filter_l1", "kept_count", "prune_channels", "iterative_magnitude_pruning", "rewind",
            "layer_sensitivity", "paired_latency", "tfmot_prune", "keras_sparsity"]
