@@ -41,6 +41,10 @@ def test_week04_lecture_runs_and_its_summary_holds():
     assert ratio > 20 and size < 4 * 61706 / 20
     for row in ("80 % zeros (unstructured)", "50 % channels removed", "+ Huffman", "PolynomialDecay to 80 %", "2:4"):
         assert row in text
+    # TFMOT's 2:4 groups run along the input channels: conv1 (1) takes none, conv2 (6) its first 4 only
+    line = re.search(r"2:4 per layer \(input channels: sparsity\): (.*)", text).group(1)
+    nm = {name: (int(c), float(s)) for name, c, s in re.findall(r"(\w+) \((\d+): ([\d.]+)\)", line)}
+    assert nm == {"conv1": (1, 0.0), "conv2": (6, 0.33), "conv3": (16, 0.5), "fc1": (120, 0.5), "fc2": (84, 0.5)}, nm
 
 
 def test_week04_numeric_quiz_key_matches_the_library():
