@@ -2,6 +2,7 @@
 and setup cell pointing at course_lib.notebook.REPO, a stated runtime; and the quiz widget."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -32,6 +33,20 @@ def test_lecture_header_badge_and_setup(path):
     assert f'REPO = "{REPO}"' in setup and '"google.colab" in sys.modules' in setup
     assert any("quiz(" in c.source for c in nb.cells), "a lecture ends with a quiz"
     assert any("widgets." in c.source for c in nb.cells), "a lecture has an interactive widget"
+    assert any(re.search(r"^## Exercises", c.source, re.M) for c in nb.cells if c.cell_type == "markdown"), "no exercises"
+
+
+@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.name)
+def test_quizzes_hide_their_answers_and_one_is_numeric(path):
+    """lectures/README.md section 4: 3-7 quizzes, one numeric, collapsed, keyed and tagged."""
+    quizzes = [c for c in nbformat.read(path, 4).cells if c.cell_type == "code" and "quiz(" in c.source]
+    assert 3 <= len(quizzes) <= 7 and any("numeric_quiz(" in c.source for c in quizzes), f"{len(quizzes)} quizzes"
+    for c in quizzes:
+        head = c.source[:60]
+        assert c.source.startswith("#@title Quiz") and "# Checks goal" in c.source, f"title or goal tag missing: {head}"
+        assert c.metadata.get("jupyter", {}).get("source_hidden") and c.metadata.get("cellView") == "form", \
+            f"quiz source not collapsed: {head}"
+        assert '"k1:' in c.source, f"the answer is not a course_lib.notebook.answer_key: {head}"
 
 
 def test_quiz_feedback():

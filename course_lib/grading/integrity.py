@@ -1,17 +1,13 @@
 """Checksums of what a grading batch must not change: :func:`snapshot` before, :func:`changed` after."""
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
+
+from ..project import sha256 as _digest
 
 # what grading writes; everything else under the course root must be byte-identical afterwards
 WRITTEN = ("autograded", "feedback", "backups", "logs", "reports", "gradebook.db", "gradebook.db-journal",
            "grades.csv", "nbgrader.log")
-
-
-def _digest(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def snapshot(*roots: Path, skip: tuple[str, ...] = WRITTEN) -> dict[str, str]:
